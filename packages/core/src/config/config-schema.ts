@@ -1,0 +1,57 @@
+import { z } from 'zod';
+
+const identifier = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** One module of the application: a folder of knex migrations with its own history table. */
+export const moduleConfigSchema = z.strictObject({
+  /** Folder of migration files (`.js`, `.mjs`, `.cjs`, `.ts`), relative to the config file. */
+  migrations: z.string().min(1),
+  /**
+   * The knex migrations table holding this module's history. Defaults to
+   * `strata_migrations_<module>`; set it to `knex_migrations` to adopt an existing knex app.
+   */
+  tableName: z.string().regex(identifier).optional(),
+});
+
+/** A storage location: a URL, or an object with a URL and driver-specific options. */
+export const storageConfigSchema = z.union([
+  z.string().min(1),
+  z.looseObject({ url: z.string().min(1) }),
+]);
+
+/** One environment (dev, staging, prod…): where its database and its snapshots are. */
+export const environmentConfigSchema = z.looseObject({
+  /** PostgreSQL connection URL; `${VAR}` is replaced from the process environment. */
+  database: z.string().min(1),
+  /** Storage URL (`file://…`, `s3://…`) or `{ url, …options }`. */
+  storage: storageConfigSchema,
+});
+
+/**
+ * The whole config file. Unknown top-level keys are kept (later features and plugins read their
+ * own sections), but the keys core knows are validated strictly.
+ */
+export const strataConfigSchema = z.looseObject({
+  /** Project name, used in database names and storage paths. */
+  project: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]*$/, 'must be lower-case letters, digits and underscores, starting with a letter'),
+  modules: z.record(z.string().regex(identifier), moduleConfigSchema).refine((m) => Object.keys(m).length > 0, {
+    message: 'must name at least one module',
+  }),
+  environments: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), environmentConfigSchema),
+  /** Tables never captured: `table` (schema public) or `schema.table`. */
+  exclude: z.array(z.string().min(1)).default([]),
+});
+
+export type ModuleConfig = z.input<typeof moduleConfigSchema>;
+export type EnvironmentConfig = z.input<typeof environmentConfigSchema>;
+/** The config as a user writes it (what `defineConfig` accepts). */
+export type StrataConfig = z.input<typeof strataConfigSchema>;
+/** The config after validation and defaults. */
+export type ParsedStrataConfig = z.output<typeof strataConfigSchema>;
+
+/** Identity function that gives a TypeScript config its types: `export default defineConfig({…})`. */
+export function defineConfig(config: StrataConfig): StrataConfig {
+  return config;
+}

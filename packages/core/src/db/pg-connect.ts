@@ -1,0 +1,112 @@
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+import { DatabaseError, StrataError, redactUrl } from '../errors.js';
+
+// int8, numeric, dates and times stay strings: strata never rounds or re-zones a value.
+const passThrough = (value: string): string => value;
+for (const oid of [20, 1700, 1082, 1114, 1184]) pg.types.setTypeParser(oid, passThrough);
+
+/** Host, port, database and user of a PostgreSQL URL, for messages (never the password). */
+export function describeServer(url: string): { host: string; port: string; database: string; user: string } {
+  const parsed = new URL(url);
+  return {
+    host: parsed.hostname || 'localhost',
+    port: parsed.port || '5432',
+    database: decodeURIComponent(parsed.pathname.replace(/^\//, '')) || 'postgres',
+    user: decodeURIComponent(parsed.username) || process.env.PGUSER || process.env.USER || 'postgres',
+  };
+}
+
+/** The same URL pointing at another database on the same server. */
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${encodeURIComponent(database)}`;
+  return parsed.toString();
+}
+
+/**
+ * Turns a driver error into one sentence a user can act on. Unknown errors pass through untouched
+ * (they are bugs, and DEBUG shows their stack).
+ */
+export function translatePgError(error: unknown, url: string, doing = 'connect to'): unknown {
+  if (error instanceof StrataError) return error;
+  const { host, port, database, user } = describeServer(url);
+  const code = (error as { code?: string } | null)?.code;
+  const where = `${host}:${port}`;
+  switch (code) {
+    case 'ECONNREFUSED':
+    case 'ENOTFOUND':
+    case 'EHOSTUNREACH':
+    case 'ETIMEDOUT':
+    case 'EAI_AGAIN':
+      return new DatabaseError(`Cannot ${doing} PostgreSQL at ${where}: the server is unreachable (${code}).`, {
+        code: 'database-unreachable',
+        hint: 'Check that the server is running and that the host and port in the URL are right.',
+        cause: error,
+      });
+    case '28P01':
+    case '28000':
+      return new DatabaseError(`PostgreSQL at ${where} rejected the credentials of user "${user}".`, {
+        code: 'database-auth-failed',
+        hint: 'Check the user name and password in the database URL (or the variable it is read from).',
+        cause: error,
+      });
+    case '3D000':
+      return new DatabaseError(`The database "${database}" does not exist on ${where}.`, {
+        code: 'database-not-found',
+        hint: 'Create it, or point the environment at an existing database.',
+        cause: error,
+      });
+    case '42501':
+      return new DatabaseError(`User "${user}" lacks a privilege needed to ${doing} ${where}: ${(error as Error).message}.`, {
+        code: 'database-permission-denied',
+        hint: 'Grant the privilege, or use a role that owns the database.',
+        cause: error,
+      });
+    default:
+      if (error instanceof Error && /password must be a string|SASL/.test(error.message)) {
+        return new DatabaseError(`PostgreSQL at ${where} asked for a password and the URL gives none for "${user}".`, {
+          code: 'database-auth-failed',
+          hint: 'Put the password in the database URL or in PGPASSWORD.',
+          cause: error,
+        });
+      }
+      return error;
+  }
+}
+
+/** Opens one pg client, with errors translated. Sessions use UTC and ISO dates. */
+export async function connectClient(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url, application_name: 'strata' });
+  // A dropped connection must not crash the process with an unhandled 'error' event.
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3; SET client_encoding = 'UTF8'");
+  } catch (error) {
+    await client.end().catch(() => {});
+    throw translatePgError(error, url);
+  }
+  return client;
+}
+
+/** A knex instance for migrations; pool of one so session settings and locks stay predictable. */
+export function createKnex(url: string): Knex {
+  return knexFactory({
+    client: 'pg',
+    connection: { connectionString: url, application_name: 'strata' },
+    pool: { min: 0, max: 1 },
+  });
+}
+
+/** Quotes an identifier for SQL. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** `"schema"."table"` */
+export function qualified(schema: string, table: string): string {
+  return `${quoteIdent(schema)}.${quoteIdent(table)}`;
+}
+
+export { redactUrl };

@@ -1,0 +1,35 @@
+export { defineConfig } from './config/config-schema.js';
+export type { StrataConfig, ModuleConfig, EnvironmentConfig } from './config/config-schema.js';
+export { loadConfig, resolveEnvironment, findConfigFile, CONFIG_FILE_NAMES } from './config/config-loader.js';
+export type { LoadedConfig, ResolvedEnvironment } from './config/config-loader.js';
+export {
+  StrataError,
+  ConfigError,
+  DatabaseError,
+  StorageError,
+  IntegrityError,
+  MigrationError,
+  AbortedError,
+  redactUrl,
+} from './errors.js';
+export { isStorageDriver } from './contracts/storage.js';
+export type { StorageDriver, StorageHookOptions, StorageHookResult } from './contracts/storage.js';
+export type { OperationContext, ProgressEvent } from './operation-context.js';
+export { FORMAT_VERSION, MANIFEST_FILE } from './format/manifest-schema.js';
+export type { Manifest, TableEntry, ModuleEntry } from './format/manifest-schema.js';
+export { snapshot } from './snapshot/snapshot-capture.js';
+export { listSnapshots, showSnapshot, verifySnapshot } from './snapshot/snapshot-catalog.js';
+export type {
+  SnapshotOptions,
+  SnapshotResult,
+  SnapshotSummary,
+  VerifyResult,
+  VerifyTableResult,
+  CatalogContext,
+} from './snapshot/snapshot-types.js';
+export { restore } from './restore/restore-run.js';
+export type { RestoreOptions, RestoreReport, RestorePlan, RestoreTableResult } from './restore/restore-types.js';
+export { migrationStatus, migrateUp, runMigrations, planRestoreMigrations } from './migrations/migration-runner.js';
+export { listMigrations, migrationKey, moduleTableName } from './migrations/migration-source.js';
+export type { MigrationRef, ModuleMigrationStatus, RestoreMigrationPlan } from './migrations/migration-types.js';
+export { STRATA_VERSION } from './version.js';

@@ -1,0 +1,54 @@
+import type { OperationContext } from '../operation-context.js';
+
+export interface RestoreOptions extends OperationContext {
+  /** Snapshot id or `latest`. */
+  id: string;
+  /** Name of the new database; default `<project>_<env>_<YYYYMMDD>`. */
+  database?: string;
+  /** Restore onto another server: the database in this URL is the one created. */
+  targetUrl?: string;
+  /** Replace the existing database `database` (requires `confirm` equal to its name). */
+  replace?: boolean;
+  confirm?: string;
+  /** Compute and return the plan; touch nothing. */
+  dryRun?: boolean;
+}
+
+export interface RestorePlan {
+  snapshotId: string;
+  /** The database that will hold the result. */
+  database: string;
+  /** Server the database lives on, without credentials. */
+  server: string;
+  /** `module:migration` run before the load, in order. */
+  migrationsBefore: string[];
+  /** `module:migration` run after the load, in order. */
+  migrationsAfter: string[];
+  /** Tables to load, in load order, with expected rows. */
+  tables: { table: string; rows: number }[];
+  /** Tables in the snapshot that will not be loaded, and why. */
+  skipped: { table: string; reason: string }[];
+  /** Set when `--replace` swaps an existing database. */
+  replace?: { database: string };
+}
+
+export interface RestoreTableResult {
+  table: string;
+  rows: number;
+  durationMs: number;
+}
+
+export interface RestoreReport {
+  plan: RestorePlan;
+  dryRun: boolean;
+  database: string;
+  tables: RestoreTableResult[];
+  /** What was set aside before the load and rebuilt after it. */
+  rebuilt: { indexes: number; constraints: number; foreignKeys: number };
+  sequencesReset: number;
+  warnings: string[];
+  /** With `replace`: the safety snapshot taken of the replaced database, and its new name. */
+  safetySnapshotId?: string;
+  replacedDatabaseRenamedTo?: string;
+  durationMs: number;
+}

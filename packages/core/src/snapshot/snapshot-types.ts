@@ -1,0 +1,47 @@
+import type { Manifest } from '../format/manifest-schema.js';
+import type { OperationContext } from '../operation-context.js';
+
+/** The parts of an operation context that read-only catalog operations need. */
+export type CatalogContext = Pick<OperationContext, 'config' | 'env' | 'storage' | 'signal' | 'onProgress' | 'log'>;
+
+export interface SnapshotOptions extends OperationContext {
+  description?: string;
+  tags?: string[];
+}
+
+export interface SnapshotResult {
+  id: string;
+  manifest: Manifest;
+  /** Where the snapshot lives, e.g. `file:///backups/shop/prod/01J…` (no credentials). */
+  location: string;
+  durationMs: number;
+}
+
+/** One line of `strata list`. */
+export interface SnapshotSummary {
+  id: string;
+  createdAt: string;
+  description?: string;
+  tags: string[];
+  tables: number;
+  rows: number;
+  bytes: number;
+  /** Last applied migration per module. */
+  modules: Record<string, string | null>;
+}
+
+/** Outcome of re-reading one data file. */
+export interface VerifyTableResult {
+  table: string;
+  status: 'ok' | 'failed';
+  rows: number;
+  bytes: number;
+  /** Why it failed, one sentence. */
+  error?: string;
+}
+
+export interface VerifyResult {
+  id: string;
+  ok: boolean;
+  tables: VerifyTableResult[];
+}
