@@ -1,7 +1,169 @@
-import type { RestoreOptions, RestoreReport } from './restore-types.js';
+import { throwIfAborted, normaliseAbort } from '../abort.js';
+import { connectClient, createKnex, describeServer, translatePgError, withDatabase } from '../db/pg-connect.js';
+import { ConfigError, DatabaseError, redactUrl } from '../errors.js';
+import { snapshotPrefix } from '../format/manifest-io.js';
+import { planRestoreMigrations, runMigrations } from '../migrations/migration-runner.js';
+import type { MigrationRef } from '../migrations/migration-types.js';
+import type { OperationContext } from '../operation-context.js';
+import { captureDatabase } from '../snapshot/snapshot-capture.js';
+import { showSnapshot } from '../snapshot/snapshot-catalog.js';
+import { loadData, planLoad } from './restore-load.js';
+import {
+  createWorkDatabase,
+  databaseExists,
+  databaseExistsError,
+  defaultDatabaseName,
+  dropAbandonedWorkDatabases,
+  dropDatabase,
+  endClient,
+  openAdmin,
+  promoteWorkDatabase,
+  resolveTargetName,
+} from './restore-target.js';
+import type { RestoreOptions, RestorePlan, RestoreReport } from './restore-types.js';
 
-/** Restores a snapshot into a new database; see DESIGN.md for the steps. */
+/**
+ * Restores a snapshot into a new database at today's schema:
+ * 1. a fresh database (never over an existing one, unless `replace` with `confirm`),
+ * 2. each module migrated to exactly the migrations the snapshot recorded,
+ * 3. the data loaded in foreign-key order with triggers off (see `loadData`),
+ * 4. sequences reset and row counts checked,
+ * 5. the remaining migrations run, so data migrations transform the old data.
+ * The database is built under a temporary name and renamed at the end; on any failure or abort
+ * it is dropped, and no other database is touched.
+ */
 export async function restore(options: RestoreOptions): Promise<RestoreReport> {
-  void options;
-  throw new Error('not implemented');
+  const started = Date.now();
+  const ctx: OperationContext = options;
+  const { config, env, storage, signal } = options;
+  const warnings: string[] = [];
+  const warn = (message: string): void => {
+    warnings.push(message);
+    ctx.log?.('warn', message);
+  };
+
+  const manifest = await showSnapshot(ctx, options.id);
+  const prefix = snapshotPrefix(manifest.project, manifest.environment, manifest.id);
+  const migrations = await planRestoreMigrations(config, manifest.modules);
+  for (const module of migrations.removedModules) warn(`Module ${module} is in the snapshot but no longer in the config; its tables are skipped.`);
+  for (const module of migrations.newModules) warn(`Module ${module} is not in the snapshot; it is migrated fully after the load.`);
+
+  const target = resolveTargetName({
+    envDatabaseUrl: env.databaseUrl,
+    ...(options.targetUrl ? { targetUrl: options.targetUrl } : {}),
+    ...(options.database ? { database: options.database } : {}),
+    defaultName: defaultDatabaseName(config.project, env.name),
+  });
+  const { host, port } = describeServer(target.url);
+  const server = `${host}:${port}`;
+  if (options.replace && options.confirm !== target.database) {
+    throw new ConfigError(`Replacing the database "${target.database}" needs --confirm ${target.database}.`, {
+      code: 'confirm-required',
+      hint: `Add --confirm ${target.database} to confirm that this database may be replaced.`,
+    });
+  }
+
+  const plan: RestorePlan = {
+    snapshotId: manifest.id,
+    database: target.database,
+    server,
+    migrationsBefore: migrations.before.map(refName),
+    migrationsAfter: migrations.after.map(refName),
+    tables: manifest.tables.map((t) => ({ table: `${t.schema}.${t.name}`, rows: t.rows })),
+    skipped: [],
+    ...(options.replace ? { replace: { database: target.database } } : {}),
+  };
+
+  const admin = await openAdmin(target.url);
+  let work: string | undefined;
+  try {
+    const exists = await databaseExists(admin, target.database);
+    if (exists && !options.replace) throw databaseExistsError(target.database, server);
+    if (!exists && options.replace) {
+      throw new DatabaseError(`There is no database "${target.database}" on ${server} to replace.`, {
+        code: 'database-not-found',
+        hint: 'Leave out --replace and --confirm to restore into a new database of that name.',
+      });
+    }
+    if (options.dryRun) {
+      return { plan, dryRun: true, database: target.database, tables: [], rebuilt: { indexes: 0, constraints: 0, foreignKeys: 0 }, sequencesReset: 0, warnings, durationMs: Date.now() - started };
+    }
+
+    for (const leftover of await dropAbandonedWorkDatabases(admin)) {
+      ctx.log?.('info', `Dropped ${leftover}, left behind by an interrupted restore.`);
+    }
+
+    let safetySnapshotId: string | undefined;
+    if (options.replace) {
+      const safety = await captureDatabase(ctx, withDatabase(target.url, target.database), {
+        description: `Safety snapshot of ${target.database} before restoring ${manifest.id} over it`,
+        tags: ['safety'],
+      });
+      safetySnapshotId = safety.id;
+      ctx.log?.('info', `Safety snapshot ${safety.id} taken of ${target.database}.`);
+    }
+
+    throwIfAborted(signal, 'restore');
+    work = await createWorkDatabase(admin, target.database);
+    const workUrl = withDatabase(target.url, work);
+
+    await migrate(ctx, workUrl, migrations.before);
+    const loadPlan = await planLoadOn(workUrl, manifest, migrations.removedModules);
+    for (const s of loadPlan.skipped) warn(`Table ${s.table} is skipped: ${s.reason}.`);
+    if (loadPlan.cycles.length > 0) {
+      ctx.log?.('info', `Foreign-key cycles loaded as groups: ${loadPlan.cycles.map((c) => c.join(' ↔ ')).join('; ')}.`);
+    }
+    const loaded = await loadData(ctx, workUrl, manifest, prefix, loadPlan);
+    await migrate(ctx, workUrl, migrations.after);
+
+    throwIfAborted(signal, 'restore');
+    const replacedDatabaseRenamedTo = await promoteWorkDatabase(admin, work, target.database, options.replace === true);
+    work = undefined;
+    return {
+      plan: { ...plan, skipped: loaded.skipped, tables: loaded.tables.map((t) => ({ table: t.table, rows: t.rows })) },
+      dryRun: false,
+      database: target.database,
+      tables: loaded.tables,
+      rebuilt: loaded.rebuilt,
+      sequencesReset: loaded.sequencesReset,
+      warnings,
+      ...(safetySnapshotId ? { safetySnapshotId } : {}),
+      ...(replacedDatabaseRenamedTo ? { replacedDatabaseRenamedTo } : {}),
+      durationMs: Date.now() - started,
+    };
+  } catch (error) {
+    if (work) {
+      await dropDatabase(admin, work).catch((dropError: unknown) => {
+        ctx.log?.('warn', `Could not drop the incomplete database ${work}: ${(dropError as Error).message}. Drop it by hand.`);
+      });
+    }
+    throw translatePgError(normaliseAbort(error, signal, 'restore'), redactUrl(target.url), 'restore into');
+  } finally {
+    await endClient(admin);
+  }
+}
+
+function refName(ref: MigrationRef): string {
+  return `${ref.module}:${ref.name}`;
+}
+
+async function migrate(ctx: OperationContext, url: string, refs: MigrationRef[]): Promise<void> {
+  if (refs.length === 0) return;
+  const knex = createKnex(url);
+  try {
+    await runMigrations(knex, ctx.config, refs, {
+      onMigration: (ref) => ctx.onProgress?.({ phase: 'migrate', item: refName(ref), rows: 0, done: true }),
+    });
+  } finally {
+    await knex.destroy();
+  }
+}
+
+async function planLoadOn(url: string, manifest: Parameters<typeof planLoad>[1], removedModules: string[]): ReturnType<typeof planLoad> {
+  const client = await connectClient(url);
+  try {
+    return await planLoad(client, manifest, removedModules);
+  } finally {
+    await endClient(client);
+  }
 }

@@ -1,20 +1,121 @@
-import type { Manifest } from '../format/manifest-schema.js';
-import type { CatalogContext, SnapshotSummary, VerifyResult } from './snapshot-types.js';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { normaliseAbort } from '../abort.js';
+import { StrataError, StorageError } from '../errors.js';
+import { environmentPrefix, readManifest, snapshotPrefix } from '../format/manifest-io.js';
+import type { Manifest, TableEntry } from '../format/manifest-schema.js';
+import { CopyRowCounter, DigestStream } from '../format/stream-digest.js';
+import type { CatalogContext, SnapshotSummary, VerifyResult, VerifyTableResult } from './snapshot-types.js';
 
-/** Valid snapshots of the environment (those with a readable manifest), newest first. */
+/**
+ * Valid snapshots of the environment, newest first. A folder without a manifest is an incomplete
+ * capture and is not listed; a damaged manifest is skipped with a warning.
+ */
 export async function listSnapshots(ctx: CatalogContext): Promise<SnapshotSummary[]> {
-  void ctx;
-  throw new Error('not implemented');
+  const manifests = await readAllManifests(ctx);
+  return manifests.map(summarise);
 }
 
-/** Reads and validates one snapshot's manifest; `latest` picks the newest. */
+/** Reads and validates one snapshot's manifest; `latest` picks the newest valid one. */
 export async function showSnapshot(ctx: CatalogContext, id: string): Promise<Manifest> {
-  void ctx; void id;
-  throw new Error('not implemented');
+  const { config, env, storage } = ctx;
+  if (id === 'latest') {
+    const [newest] = await readAllManifests(ctx);
+    if (!newest) {
+      throw new StorageError(`The environment "${env.name}" has no snapshots at ${storage.location}.`, {
+        code: 'snapshot-not-found',
+        hint: 'Take one with `strata snapshot`.',
+      });
+    }
+    return newest;
+  }
+  if (!/^[A-Za-z0-9_-]+$/.test(id)) {
+    throw new StorageError(`"${id}" is not a snapshot id.`, {
+      code: 'snapshot-not-found',
+      hint: 'Run `strata list` to see the snapshots of this environment, or use `latest`.',
+    });
+  }
+  return readManifest(storage, snapshotPrefix(config.project, env.name, id), id);
 }
 
-/** Re-reads every data file and checks size, sha256 and row count against the manifest. */
+/**
+ * Re-reads every data file and checks its size, sha256 and row count against the manifest. Files
+ * are checked one after another; a damaged file fails its table, not the whole run.
+ */
 export async function verifySnapshot(ctx: CatalogContext, id: string): Promise<VerifyResult> {
-  void ctx; void id;
-  throw new Error('not implemented');
+  const manifest = await showSnapshot(ctx, id);
+  const prefix = snapshotPrefix(manifest.project, manifest.environment, manifest.id);
+  const tables: VerifyTableResult[] = [];
+  for (const table of manifest.tables) {
+    tables.push(await verifyTable(ctx, prefix, table));
+  }
+  return { id: manifest.id, ok: tables.every((t) => t.status === 'ok'), tables };
+}
+
+async function verifyTable(ctx: CatalogContext, prefix: string, table: TableEntry): Promise<VerifyTableResult> {
+  const name = `${table.schema}.${table.name}`;
+  const digest = new DigestStream();
+  const counter = new CopyRowCounter((rows) =>
+    ctx.onProgress?.({ phase: 'verify', item: name, rows, totalRows: table.rows }),
+  );
+  try {
+    const source = await ctx.storage.read(`${prefix}${table.file}`, { signal: ctx.signal });
+    await pipeline(source, digest, createGunzip(), counter, discard(), { signal: ctx.signal });
+  } catch (error) {
+    const failure = normaliseAbort(error, ctx.signal, 'verification');
+    if (failure instanceof StrataError && failure.code === 'aborted') throw failure;
+    const reason = failure instanceof StrataError && failure.code === 'not-found'
+      ? 'the data file is missing'
+      : `the data file cannot be read (${(failure as Error).message})`;
+    return { table: name, status: 'failed', rows: counter.rows, bytes: digest.bytes, error: reason };
+  }
+  ctx.onProgress?.({ phase: 'verify', item: name, rows: counter.rows, totalRows: table.rows, done: true });
+  const problem = checkTable(table, { bytes: digest.bytes, sha256: digest.sha256, rows: counter.rows });
+  return { table: name, status: problem ? 'failed' : 'ok', rows: counter.rows, bytes: digest.bytes, ...(problem ? { error: problem } : {}) };
+}
+
+/** Compares what was read with the manifest; returns the first mismatch as a sentence. */
+export function checkTable(table: TableEntry, seen: { bytes: number; sha256: string; rows?: number }): string | undefined {
+  if (seen.bytes !== table.bytes) return `size is ${seen.bytes} bytes, the manifest says ${table.bytes}`;
+  if (seen.sha256 !== table.sha256) return 'sha256 does not match the manifest';
+  if (seen.rows !== undefined && seen.rows !== table.rows) return `holds ${seen.rows} rows, the manifest says ${table.rows}`;
+  return undefined;
+}
+
+function discard(): Writable {
+  return new Writable({ write: (_chunk, _enc, cb) => cb() });
+}
+
+async function readAllManifests(ctx: CatalogContext): Promise<Manifest[]> {
+  const { config, env, storage } = ctx;
+  const ids: string[] = [];
+  for await (const child of storage.listChildren(environmentPrefix(config.project, env.name))) ids.push(child);
+  const manifests: Manifest[] = [];
+  for (const id of ids) {
+    try {
+      manifests.push(await readManifest(storage, snapshotPrefix(config.project, env.name, id), id));
+    } catch (error) {
+      if (error instanceof StrataError && error.code === 'snapshot-not-found') continue; // incomplete capture
+      if (error instanceof StrataError) {
+        ctx.log?.('warn', `Skipping snapshot ${id}: ${error.message}`);
+        continue;
+      }
+      throw error;
+    }
+  }
+  return manifests.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
+}
+
+function summarise(m: Manifest): SnapshotSummary {
+  return {
+    id: m.id,
+    createdAt: m.createdAt,
+    ...(m.description ? { description: m.description } : {}),
+    tags: m.tags,
+    tables: m.tables.length,
+    rows: m.tables.reduce((sum, t) => sum + t.rows, 0),
+    bytes: m.tables.reduce((sum, t) => sum + t.bytes, 0),
+    modules: Object.fromEntries(Object.entries(m.modules).map(([name, mod]) => [name, mod.last])),
+  };
 }

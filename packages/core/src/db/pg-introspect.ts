@@ -1,0 +1,121 @@
+import type pg from 'pg';
+
+/** A user table with the columns strata captures and loads. */
+export interface TableInfo {
+  schema: string;
+  name: string;
+  /** Non-generated columns in attribute order, with `format_type()` names. */
+  columns: { name: string; type: string }[];
+  /** Planner's row estimate (for progress before the real count is known). */
+  estimatedRows: number;
+}
+
+/** A foreign key from `schema.table` to `refSchema.refTable`. */
+export interface ForeignKeyInfo {
+  schema: string;
+  table: string;
+  name: string;
+  refSchema: string;
+  refTable: string;
+  definition: string;
+}
+
+/** An index or a PK/unique constraint, with the SQL that recreates it. */
+export interface IndexInfo {
+  schema: string;
+  table: string;
+  name: string;
+  /** `p` primary key, `u` unique constraint, `null` for a plain index. */
+  constraintType: 'p' | 'u' | null;
+  /** `CREATE INDEX …` for plain indexes, `PRIMARY KEY (…)`/`UNIQUE (…)` for constraints. */
+  definition: string;
+}
+
+/** A sequence and, when a column owns it (serial or identity), that column. */
+export interface SequenceInfo {
+  schema: string;
+  name: string;
+  ownerSchema: string | null;
+  ownerTable: string | null;
+  ownerColumn: string | null;
+}
+
+const USER_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg_temp_%' AND n.nspname NOT LIKE 'pg_toast_temp_%'`;
+// Objects that belong to an extension are the extension's business, not the app's data.
+const NOT_EXTENSION_MEMBER = (oid: string): string =>
+  `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = ${oid} AND d.deptype = 'e')`;
+
+/** Every ordinary user table (partition leaves included), sorted by schema and name. */
+export async function listTables(client: pg.ClientBase): Promise<TableInfo[]> {
+  const { rows } = await client.query<{ schema: string; name: string; estimate: string; columns: { name: string; type: string }[] | null }>(`
+    SELECT n.nspname AS schema, c.relname AS name, greatest(c.reltuples, 0)::bigint AS estimate,
+           (SELECT json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod)) ORDER BY a.attnum)
+              FROM pg_attribute a
+             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '') AS columns
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind = 'r' AND ${USER_SCHEMAS} AND ${NOT_EXTENSION_MEMBER('c.oid')}
+     ORDER BY n.nspname, c.relname`);
+  return rows.map((r) => ({ schema: r.schema, name: r.name, columns: r.columns ?? [], estimatedRows: Number(r.estimate) }));
+}
+
+/** Every foreign key between user tables. */
+export async function listForeignKeys(client: pg.ClientBase): Promise<ForeignKeyInfo[]> {
+  const { rows } = await client.query<ForeignKeyInfo>(`
+    SELECT n.nspname AS schema, c.relname AS table, con.conname AS name,
+           rn.nspname AS "refSchema", rc.relname AS "refTable", pg_get_constraintdef(con.oid) AS definition
+      FROM pg_constraint con
+      JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_class rc ON rc.oid = con.confrelid JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+     WHERE con.contype = 'f' AND con.conparentid = 0 AND ${USER_SCHEMAS}
+     ORDER BY n.nspname, c.relname, con.conname`);
+  return rows;
+}
+
+/**
+ * Indexes and the PK/unique constraints they back, on ordinary tables. Indexes backing exclusion
+ * constraints, and partitions' inherited indexes, are left out: strata leaves those in place.
+ */
+export async function listIndexes(client: pg.ClientBase): Promise<IndexInfo[]> {
+  const { rows } = await client.query<{ schema: string; table: string; name: string; contype: string | null; definition: string }>(`
+    SELECT n.nspname AS schema, c.relname AS table, ic.relname AS name, con.contype,
+           CASE WHEN con.oid IS NULL THEN pg_get_indexdef(i.indexrelid) ELSE pg_get_constraintdef(con.oid) END AS definition
+      FROM pg_index i
+      JOIN pg_class ic ON ic.oid = i.indexrelid
+      JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
+     WHERE c.relkind = 'r' AND ${USER_SCHEMAS} AND NOT c.relispartition
+       AND (con.contype IS NULL OR con.contype IN ('p', 'u'))
+       AND NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = i.indexrelid)
+     ORDER BY n.nspname, c.relname, ic.relname`);
+  return rows.map((r) => ({
+    schema: r.schema,
+    table: r.table,
+    name: r.name,
+    constraintType: r.contype === 'p' || r.contype === 'u' ? r.contype : null,
+    definition: r.definition,
+  }));
+}
+
+/** Every user sequence, with the column that owns it (serial `DEFAULT nextval` or identity). */
+export async function listSequences(client: pg.ClientBase): Promise<SequenceInfo[]> {
+  const { rows } = await client.query<SequenceInfo>(`
+    SELECT n.nspname AS schema, s.relname AS name, tn.nspname AS "ownerSchema", t.relname AS "ownerTable", a.attname AS "ownerColumn"
+      FROM pg_class s JOIN pg_namespace n ON n.oid = s.relnamespace
+      LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+      LEFT JOIN pg_class t ON t.oid = d.refobjid
+      LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace
+      LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+     WHERE s.relkind = 'S' AND ${USER_SCHEMAS} AND ${NOT_EXTENSION_MEMBER('s.oid')}
+     ORDER BY n.nspname, s.relname`);
+  return rows;
+}
+
+/** `schema.table` as strata names tables in manifests, messages and the `exclude` list. */
+export function tableId(schema: string, name: string): string {
+  return `${schema}.${name}`;
+}
+
+/** Normalises an `exclude` entry: `table` means `public.table`. */
+export function normaliseTableName(name: string): string {
+  return name.includes('.') ? name : `public.${name}`;
+}

@@ -1,0 +1,259 @@
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { normaliseAbort, throwIfAborted } from '../abort.js';
+import { connectClient, qualified, quoteIdent } from '../db/pg-connect.js';
+import { listForeignKeys, listIndexes, listSequences, listTables, tableId, type ForeignKeyInfo, type IndexInfo, type TableInfo } from '../db/pg-introspect.js';
+import { IntegrityError, MigrationError, StrataError } from '../errors.js';
+import type { Manifest, TableEntry } from '../format/manifest-schema.js';
+import { CopyRowCounter, DigestStream } from '../format/stream-digest.js';
+import type { OperationContext } from '../operation-context.js';
+import { checkTable } from '../snapshot/snapshot-catalog.js';
+import { endClient } from '../snapshot/snapshot-capture.js';
+import { foreignKeyOrder } from './fk-order.js';
+import type { RestoreReport, RestoreTableResult } from './restore-types.js';
+
+/** Connections used to rebuild indexes and constraints in parallel after the load. */
+const REBUILD_CONNECTIONS = 2;
+
+/** What the load did, for the report. */
+export interface LoadResult {
+  tables: RestoreTableResult[];
+  skipped: { table: string; reason: string }[];
+  rebuilt: RestoreReport['rebuilt'];
+  sequencesReset: number;
+  cycles: string[][];
+}
+
+/** Tables of the snapshot that exist in the migrated database, in foreign-key order. */
+export interface LoadPlan {
+  load: { entry: TableEntry; target: TableInfo }[];
+  skipped: { table: string; reason: string }[];
+  foreignKeys: ForeignKeyInfo[];
+  cycles: string[][];
+}
+
+/**
+ * Matches the snapshot's tables with the database migrated to the snapshot's point. A table the
+ * database lacks (its module was removed) is skipped; a captured column the table lacks means the
+ * source had changes no migration made, and loading would lose data, so that is an error.
+ */
+export async function planLoad(client: pg.ClientBase, manifest: Manifest, removedModules: string[]): Promise<LoadPlan> {
+  const targetTables = new Map((await listTables(client)).map((t) => [tableId(t.schema, t.name), t]));
+  const load: LoadPlan['load'] = [];
+  const skipped: LoadPlan['skipped'] = [];
+  for (const entry of manifest.tables) {
+    const id = tableId(entry.schema, entry.name);
+    const target = targetTables.get(id);
+    if (!target) {
+      skipped.push({
+        table: id,
+        reason: removedModules.length > 0
+          ? `no migration creates it any more (modules no longer in the config: ${removedModules.join(', ')})`
+          : 'the migrations at the snapshot\'s point do not create it',
+      });
+      continue;
+    }
+    const have = new Set(target.columns.map((c) => c.name));
+    const missing = entry.columns.filter((c) => !have.has(c.name)).map((c) => c.name);
+    if (missing.length > 0) {
+      throw new MigrationError(
+        `Table ${id} in the snapshot has column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which the migrations at the snapshot's point do not create.`,
+        {
+          code: 'schema-mismatch',
+          hint: 'The source database had schema changes made outside its migrations; add a migration that makes them, then take a new snapshot.',
+        },
+      );
+    }
+    load.push({ entry, target });
+  }
+  const foreignKeys = await listForeignKeys(client);
+  const ids = load.map(({ entry }) => tableId(entry.schema, entry.name));
+  const { order, cycles } = foreignKeyOrder(
+    ids,
+    foreignKeys.map((fk) => ({ from: tableId(fk.schema, fk.table), to: tableId(fk.refSchema, fk.refTable) })),
+  );
+  const byId = new Map(load.map((l) => [tableId(l.entry.schema, l.entry.name), l]));
+  return { load: order.map((id) => byId.get(id)!), skipped, foreignKeys, cycles };
+}
+
+/**
+ * Loads the data into `url`'s database, which migrations have brought to the snapshot's point:
+ * foreign keys, primary keys, unique constraints and secondary indexes of the loaded tables are set
+ * aside and user triggers disabled; every table is streamed from storage through gunzip into COPY,
+ * its checksum and row count checked; then indexes and constraints are rebuilt (which also
+ * re-validates every foreign key), triggers re-enabled and sequences moved past the loaded values.
+ */
+export async function loadData(
+  ctx: OperationContext,
+  url: string,
+  manifest: Manifest,
+  prefix: string,
+  plan: LoadPlan,
+): Promise<LoadResult> {
+  const loadedIds = new Set(plan.load.map(({ entry }) => tableId(entry.schema, entry.name)));
+  const client = await connectClient(url);
+  let indexes: IndexInfo[] = [];
+  let fks: ForeignKeyInfo[] = [];
+  const tables: RestoreTableResult[] = [];
+  try {
+    indexes = (await listIndexes(client)).filter((i) => loadedIds.has(tableId(i.schema, i.table)));
+    fks = plan.foreignKeys.filter((fk) => loadedIds.has(tableId(fk.schema, fk.table)) || loadedIds.has(tableId(fk.refSchema, fk.refTable)));
+
+    await client.query('BEGIN');
+    for (const fk of fks) await client.query(`ALTER TABLE ${qualified(fk.schema, fk.table)} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
+    for (const index of indexes) {
+      await client.query(
+        index.constraintType
+          ? `ALTER TABLE ${qualified(index.schema, index.table)} DROP CONSTRAINT ${quoteIdent(index.name)}`
+          : `DROP INDEX ${qualified(index.schema, index.name)}`,
+      );
+    }
+    for (const { entry } of plan.load) await client.query(`ALTER TABLE ${qualified(entry.schema, entry.name)} DISABLE TRIGGER USER`);
+
+    const overallTotalRows = plan.load.reduce((sum, { entry }) => sum + entry.rows, 0);
+    let overallRows = 0;
+    for (const { entry } of plan.load) {
+      throwIfAborted(ctx.signal, 'restore');
+      const result = await loadTable(client, ctx, manifest, prefix, entry, (rows, done) =>
+        ctx.onProgress?.({
+          phase: 'load',
+          item: tableId(entry.schema, entry.name),
+          rows,
+          totalRows: entry.rows,
+          overallRows: overallRows + rows,
+          overallTotalRows,
+          done,
+        }),
+      );
+      overallRows += result.rows;
+      tables.push(result);
+    }
+    for (const { entry } of plan.load) await client.query(`ALTER TABLE ${qualified(entry.schema, entry.name)} ENABLE TRIGGER USER`);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    await endClient(client);
+    throw normaliseAbort(error, ctx.signal, 'restore');
+  }
+  try {
+    // Unique structures first: foreign keys need the referenced keys in place.
+    await rebuild(ctx, url, indexes.map((i) => ({
+      item: i.name,
+      sql: i.constraintType ? `ALTER TABLE ${qualified(i.schema, i.table)} ADD CONSTRAINT ${quoteIdent(i.name)} ${i.definition}` : i.definition,
+    })));
+    await rebuild(ctx, url, fks.map((fk) => ({
+      item: fk.name,
+      sql: `ALTER TABLE ${qualified(fk.schema, fk.table)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition}`,
+    })));
+    const sequencesReset = await resetSequences(client, manifest);
+    return {
+      tables,
+      skipped: plan.skipped,
+      rebuilt: {
+        indexes: indexes.filter((i) => !i.constraintType).length,
+        constraints: indexes.filter((i) => i.constraintType).length,
+        foreignKeys: fks.length,
+      },
+      sequencesReset,
+      cycles: plan.cycles,
+    };
+  } finally {
+    await endClient(client);
+  }
+}
+
+/** Streams one data file from storage into COPY FROM STDIN, checking bytes, sha256 and rows. */
+async function loadTable(
+  client: pg.Client,
+  ctx: OperationContext,
+  manifest: Manifest,
+  prefix: string,
+  entry: TableEntry,
+  progress: (rows: number, done: boolean) => void,
+): Promise<RestoreTableResult> {
+  const started = Date.now();
+  const id = tableId(entry.schema, entry.name);
+  const columns = entry.columns.map((c) => quoteIdent(c.name)).join(', ');
+  const digest = new DigestStream();
+  const counter = new CopyRowCounter((rows) => progress(rows, false));
+  const sink = client.query(copyFrom(`COPY ${qualified(entry.schema, entry.name)} (${columns}) FROM STDIN`));
+  try {
+    const source = await ctx.storage.read(`${prefix}${entry.file}`, { signal: ctx.signal });
+    await pipeline(source, digest, createGunzip(), counter, sink, { signal: ctx.signal });
+  } catch (error) {
+    const cause = normaliseAbort(error, ctx.signal, 'restore');
+    if (cause instanceof StrataError && cause.code !== 'not-found') throw cause;
+    const zlibCode = (error as { code?: string }).code;
+    const reason = cause instanceof StrataError
+      ? 'is missing'
+      : zlibCode?.startsWith('Z_')
+        ? 'is truncated or corrupt'
+        : `could not be loaded (${(error as Error).message})`;
+    throw new IntegrityError(`The data file of table ${id} in snapshot ${manifest.id} ${reason}.`, {
+      code: zlibCode?.startsWith('Z_') || cause instanceof StrataError ? 'data-corrupt' : 'data-load-failed',
+      hint: `Run \`strata verify ${manifest.id}\` to check every file, or restore another snapshot.`,
+      cause: error,
+    });
+  }
+  const problem = checkTable(entry, { bytes: digest.bytes, sha256: digest.sha256, rows: sink.rowCount });
+  if (problem) {
+    throw new IntegrityError(`The data file of table ${id} in snapshot ${manifest.id} does not match the manifest: ${problem}.`, {
+      code: 'data-corrupt',
+      hint: `Run \`strata verify ${manifest.id}\` to check every file, or restore another snapshot.`,
+    });
+  }
+  progress(sink.rowCount, true);
+  return { table: id, rows: sink.rowCount, durationMs: Date.now() - started };
+}
+
+/** Runs DDL statements on a few connections at once (index builds are CPU-bound per index). */
+async function rebuild(ctx: OperationContext, url: string, statements: { item: string; sql: string }[]): Promise<void> {
+  if (statements.length === 0) return;
+  const queue = [...statements];
+  const workers = Math.min(REBUILD_CONNECTIONS, queue.length);
+  const clients: pg.Client[] = [];
+  try {
+    for (let i = 0; i < workers; i++) {
+      const c = await connectClient(url);
+      await c.query("SET maintenance_work_mem = '256MB'");
+      clients.push(c);
+    }
+    let done = 0;
+    await Promise.all(
+      clients.map(async (c) => {
+        for (let next = queue.shift(); next; next = queue.shift()) {
+          throwIfAborted(ctx.signal, 'restore');
+          await c.query(next.sql);
+          ctx.onProgress?.({ phase: 'index', item: next.item, rows: ++done, totalRows: statements.length, done: true });
+        }
+      }),
+    );
+  } finally {
+    await Promise.all(clients.map(endClient));
+  }
+}
+
+/**
+ * Moves every sequence past both the value it had in the snapshot and the largest value loaded
+ * into the column that owns it, so the next INSERT gets a fresh id.
+ */
+async function resetSequences(client: pg.ClientBase, manifest: Manifest): Promise<number> {
+  const recorded = new Map(manifest.sequences.map((s) => [tableId(s.schema, s.name), s]));
+  let reset = 0;
+  for (const seq of await listSequences(client)) {
+    const entry = recorded.get(tableId(seq.schema, seq.name));
+    const nextFromSnapshot = entry ? (entry.isCalled ? `${entry.lastValue}::numeric + 1` : `${entry.lastValue}::numeric`) : 'NULL::numeric';
+    const nextFromData = seq.ownerTable && seq.ownerColumn && seq.ownerSchema
+      ? `(SELECT max(${quoteIdent(seq.ownerColumn)})::numeric + 1 FROM ${qualified(seq.ownerSchema, seq.ownerTable)})`
+      : 'NULL::numeric';
+    if (entry && !/^-?\d+$/.test(entry.lastValue)) continue;
+    const { rows: [row] } = await client.query<{ value: string | null }>(
+      `SELECT setval($1::regclass, greatest(${nextFromSnapshot}, ${nextFromData})::bigint, false)::text AS value`,
+      [qualified(seq.schema, seq.name)],
+    );
+    if (row?.value !== null && row?.value !== undefined) reset++;
+  }
+  return reset;
+}
