@@ -65,3 +65,11 @@ export function redactUrl(url: string): string {
     return url.replace(/(\/\/[^:/@]+:)[^@/]*@/, '$1***@');
   }
 }
+
+/**
+ * Whether a storage driver reported a missing object. Checked by `code`, not by class: a plugin
+ * installed per environment may bring its own copy of `@strata/core`, whose classes differ.
+ */
+export function isNotFound(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'not-found';
+}

@@ -11,6 +11,7 @@ export {
   MigrationError,
   AbortedError,
   redactUrl,
+  isNotFound,
 } from './errors.js';
 export { isStorageDriver } from './contracts/storage.js';
 export type { StorageDriver, StorageHookOptions, StorageHookResult } from './contracts/storage.js';

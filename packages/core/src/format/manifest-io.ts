@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import semver from 'semver';
 import type { StorageDriver } from '../contracts/storage.js';
-import { IntegrityError, StorageError } from '../errors.js';
+import { IntegrityError, isNotFound, StorageError } from '../errors.js';
 import { FORMAT_VERSION, MANIFEST_FILE, manifestSchemaV1, type Manifest } from './manifest-schema.js';
 
 /** Storage prefix holding every snapshot of one environment: `<project>/<env>/`. */
@@ -57,7 +57,7 @@ export async function readManifest(storage: StorageDriver, prefix: string, id: s
   try {
     body = await text(await storage.read(key));
   } catch (error) {
-    if (error instanceof StorageError && error.code === 'not-found') {
+    if (isNotFound(error)) {
       throw new StorageError(`No snapshot "${id}" exists at ${where.replace(/[^/]+\/$/, '')}.`, {
         code: 'snapshot-not-found',
         hint: 'Run `strata list` to see the snapshots of this environment.',

@@ -5,7 +5,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { normaliseAbort, throwIfAborted } from '../abort.js';
 import { connectClient, qualified, quoteIdent } from '../db/pg-connect.js';
 import { listForeignKeys, listIndexes, listSequences, listTables, tableId, type ForeignKeyInfo, type IndexInfo, type TableInfo } from '../db/pg-introspect.js';
-import { IntegrityError, MigrationError, StrataError } from '../errors.js';
+import { IntegrityError, isNotFound, MigrationError, StrataError } from '../errors.js';
 import type { Manifest, TableEntry } from '../format/manifest-schema.js';
 import { CopyRowCounter, DigestStream } from '../format/stream-digest.js';
 import type { OperationContext } from '../operation-context.js';
@@ -184,15 +184,16 @@ async function loadTable(
     await pipeline(source, digest, createGunzip(), counter, sink, { signal: ctx.signal });
   } catch (error) {
     const cause = normaliseAbort(error, ctx.signal, 'restore');
-    if (cause instanceof StrataError && cause.code !== 'not-found') throw cause;
+    const missing = isNotFound(cause);
+    if (cause instanceof StrataError && !missing) throw cause;
     const zlibCode = (error as { code?: string }).code;
-    const reason = cause instanceof StrataError
+    const reason = missing
       ? 'is missing'
       : zlibCode?.startsWith('Z_')
         ? 'is truncated or corrupt'
         : `could not be loaded (${(error as Error).message})`;
     throw new IntegrityError(`The data file of table ${id} in snapshot ${manifest.id} ${reason}.`, {
-      code: zlibCode?.startsWith('Z_') || cause instanceof StrataError ? 'data-corrupt' : 'data-load-failed',
+      code: zlibCode?.startsWith('Z_') || missing ? 'data-corrupt' : 'data-load-failed',
       hint: `Run \`strata verify ${manifest.id}\` to check every file, or restore another snapshot.`,
       cause: error,
     });

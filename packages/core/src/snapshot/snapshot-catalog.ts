@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { normaliseAbort } from '../abort.js';
-import { StrataError, StorageError } from '../errors.js';
+import { isNotFound, StrataError, StorageError } from '../errors.js';
 import { environmentPrefix, readManifest, snapshotPrefix } from '../format/manifest-io.js';
 import type { Manifest, TableEntry } from '../format/manifest-schema.js';
 import { CopyRowCounter, DigestStream } from '../format/stream-digest.js';
@@ -65,7 +65,7 @@ async function verifyTable(ctx: CatalogContext, prefix: string, table: TableEntr
   } catch (error) {
     const failure = normaliseAbort(error, ctx.signal, 'verification');
     if (failure instanceof StrataError && failure.code === 'aborted') throw failure;
-    const reason = failure instanceof StrataError && failure.code === 'not-found'
+    const reason = isNotFound(failure)
       ? 'the data file is missing'
       : `the data file cannot be read (${(failure as Error).message})`;
     return { table: name, status: 'failed', rows: counter.rows, bytes: digest.bytes, error: reason };

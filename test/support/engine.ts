@@ -1,0 +1,42 @@
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { LoadedConfig, OperationContext, ResolvedEnvironment } from '../../packages/core/src/index.js';
+import { LocalStorage } from '../../packages/plugin-local/src/local-storage.js';
+
+/** A throw-away strata project in a temp dir: one module whose migrations are given as source. */
+export interface EngineProject {
+  dir: string;
+  config: LoadedConfig;
+  /** A context for the core functions, on `databaseUrl`, with snapshots under `dir/snapshots`. */
+  context(databaseUrl: string, extra?: Partial<OperationContext>): OperationContext & { warnings: string[] };
+}
+
+/**
+ * Writes `migrations` (file name → ESM source) for module `app` into a temp dir and returns a
+ * config for it, as `loadConfig` would have produced.
+ */
+export async function engineProject(migrations: Record<string, string>, options: { exclude?: string[] } = {}): Promise<EngineProject> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'strata-engine-'));
+  const migrationsDir = path.join(dir, 'migrations');
+  await mkdir(migrationsDir);
+  for (const [name, source] of Object.entries(migrations)) await writeFile(path.join(migrationsDir, name), source);
+  const config: LoadedConfig = {
+    project: 'rt',
+    modules: { app: { migrations: migrationsDir } },
+    environments: { test: { database: 'unused', storage: 'file://./snapshots' } },
+    exclude: options.exclude ?? [],
+    configPath: path.join(dir, 'strata.config.json'),
+    baseDir: dir,
+  };
+  const storage = new LocalStorage(path.join(dir, 'snapshots'));
+  return {
+    dir,
+    config,
+    context(databaseUrl, extra = {}) {
+      const env: ResolvedEnvironment = { name: 'test', databaseUrl, storageUrl: 'file://./snapshots', storageOptions: {}, raw: {} };
+      const warnings: string[] = [];
+      return { config, env, storage, log: (level, message) => level === 'warn' && warnings.push(message), warnings, ...extra };
+    },
+  };
+}
