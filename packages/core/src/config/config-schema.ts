@@ -8,7 +8,7 @@ export const moduleConfigSchema = z.strictObject({
   migrations: z.string().min(1),
   /**
    * The knex migrations table holding this module's history. Defaults to
-   * `strata_migrations_<module>`; set it to `knex_migrations` to adopt an existing knex app.
+   * `knex_migrations_<module>`; set it to `knex_migrations` to adopt an existing knex app.
    */
   tableName: z.string().regex(identifier).optional(),
 });

@@ -90,12 +90,18 @@ export async function connectClient(url: string): Promise<pg.Client> {
   return client;
 }
 
-/** A knex instance for migrations; pool of one so session settings and locks stay predictable. */
+/**
+ * A knex instance for migrations; pool of one so session settings and locks stay predictable.
+ * knex's own console logging is silenced (its failures reach the user as StrataErrors, in one
+ * sentence) unless DEBUG is set.
+ */
 export function createKnex(url: string): Knex {
+  const debug = process.env.DEBUG ? (message: unknown) => console.error(message) : () => {};
   return knexFactory({
     client: 'pg',
     connection: { connectionString: url, application_name: 'strata' },
     pool: { min: 0, max: 1 },
+    log: { warn: debug, error: debug, deprecate: debug, debug },
   });
 }
 
