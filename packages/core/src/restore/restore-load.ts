@@ -111,6 +111,12 @@ export async function loadData(
       );
     }
     for (const { entry } of plan.load) await client.query(`ALTER TABLE ${qualified(entry.schema, entry.name)} DISABLE TRIGGER USER`);
+    // The snapshot is the whole content of every table it holds: rows that migrations seeded
+    // (reference data) are in it too, and would otherwise collide. Truncating in this
+    // transaction also lets COPY write frozen rows.
+    if (plan.load.length > 0) {
+      await client.query(`TRUNCATE ${plan.load.map(({ entry }) => qualified(entry.schema, entry.name)).join(', ')}`);
+    }
 
     const overallTotalRows = plan.load.reduce((sum, { entry }) => sum + entry.rows, 0);
     let overallRows = 0;
@@ -133,8 +139,8 @@ export async function loadData(
     for (const { entry } of plan.load) await client.query(`ALTER TABLE ${qualified(entry.schema, entry.name)} ENABLE TRIGGER USER`);
     await client.query('COMMIT');
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    await endClient(client);
+    // Not ROLLBACK: it would queue behind a COPY still in progress. The database is dropped anyway.
+    await endClient(client, { force: true });
     throw normaliseAbort(error, ctx.signal, 'restore');
   }
   try {
@@ -178,7 +184,7 @@ async function loadTable(
   const columns = entry.columns.map((c) => quoteIdent(c.name)).join(', ');
   const digest = new DigestStream();
   const counter = new CopyRowCounter((rows) => progress(rows, false));
-  const sink = client.query(copyFrom(`COPY ${qualified(entry.schema, entry.name)} (${columns}) FROM STDIN`));
+  const sink = client.query(copyFrom(`COPY ${qualified(entry.schema, entry.name)} (${columns}) FROM STDIN WITH (FREEZE)`));
   try {
     const source = await ctx.storage.read(`${prefix}${entry.file}`, { signal: ctx.signal });
     await pipeline(source, digest, createGunzip(), counter, sink, { signal: ctx.signal });

@@ -108,7 +108,9 @@ export async function captureDatabase(
     await writeManifest(storage, prefix, manifest, signal);
     return { id, manifest, location: `${storage.location.replace(/\/$/, '')}/${prefix}`, durationMs: Date.now() - started };
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
+    // A COPY may still be streaming: a ROLLBACK would queue behind it forever. Closing the
+    // connection ends the read-only transaction just as well.
+    await endClient(client, { force: true });
     await storage.removePrefix(prefix).catch((cleanupError: unknown) => {
       ctx.log?.('warn', `Could not remove the incomplete snapshot ${id}: ${(cleanupError as Error).message}. It has no manifest, so it does not list as valid.`);
     });
@@ -207,10 +209,19 @@ function currentUser(): string {
   return `${user}@${os.hostname()}`;
 }
 
-/** Closes a client even if it is stuck in COPY mode after a failure. */
-export async function endClient(client: pg.Client): Promise<void> {
+/**
+ * Closes a client even if it is stuck in COPY mode after a failure; `force` drops the socket at
+ * once (the server then rolls back whatever transaction was open).
+ */
+export async function endClient(client: pg.Client, options: { force?: boolean } = {}): Promise<void> {
+  const socket = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
+  if (options.force) {
+    socket?.destroy();
+    await client.end().catch(() => {});
+    return;
+  }
   const ended = client.end().catch(() => {});
   const timeout = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref());
   await Promise.race([ended, timeout]);
-  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+  socket?.destroy();
 }
