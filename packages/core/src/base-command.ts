@@ -1,0 +1,318 @@
+import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
+
+import { createProgressRenderer, type ProgressRenderer } from './cli/progress.js';
+import { loadConfig, resolveEnvironment, type LoadedConfig, type ResolvedEnvironment } from './config/config-loader.js';
+import { isStorageDriver, type StorageDriver, type StorageHookOptions, type StorageHookResult } from './contracts/storage.js';
+import { AbortedError, StorageError, StrataError, redactUrl } from './errors.js';
+import type { OperationContext } from './operation-context.js';
+
+/** The hooks strata adds to oclif's, for typed `runHook` calls. */
+interface StrataHooks extends Interfaces.Hooks {
+  'strata:storage': { options: StorageHookOptions & Record<string, unknown>; return: StorageHookResult };
+}
+
+/** Flags every strata command accepts (besides `--json`). */
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
+export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
+
+/** What a command hands to a core operation: everything `OperationContext` has, always filled in. */
+export interface CommandContext extends OperationContext {
+  signal: AbortSignal;
+  log: (level: 'info' | 'warn', message: string) => void;
+}
+
+/** The shape of a StrataError, recognised by shape because a plugin may bring its own copy of core. */
+interface StrataErrorLike {
+  code: string;
+  message: string;
+  hint?: string | undefined;
+  exitCode: number;
+}
+
+/**
+ * Base of every strata command: `--json`, `--config`, `--env`, loading the config and the storage
+ * driver, Ctrl-C handling, progress, and turning errors into one sentence, a hint and an exit code.
+ */
+export abstract class BaseCommand<T extends typeof Command> extends Command {
+  static override enableJsonFlag = true;
+
+  static override baseFlags = {
+    config: Flags.string({
+      summary: 'Path of the config file (default: strata.config.{ts,mts,js,mjs,cjs,json} in the current directory).',
+      helpValue: 'PATH',
+      helpGroup: 'GLOBAL',
+    }),
+    env: Flags.string({
+      summary: 'Environment from the config (default: $STRATA_ENV, else dev).',
+      helpValue: 'NAME',
+      helpGroup: 'GLOBAL',
+    }),
+  };
+
+  protected flags!: BaseFlags<T>;
+  protected args!: BaseArgs<T>;
+
+  /** Set by a command that fails after producing a result, so `--json` prints both together. */
+  protected partialResult: Record<string, unknown> | undefined;
+
+  private readonly warnings: string[] = [];
+  /** Strings never to print: passwords of the URLs this run has seen. */
+  private readonly secrets = new Set<string>();
+  private progress: ProgressRenderer | undefined;
+  private storage: StorageDriver | undefined;
+  private abortController: AbortController | undefined;
+  private signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
+
+  override async init(): Promise<void> {
+    await super.init();
+    const ctor = this.ctor as typeof BaseCommand;
+    const { args, flags } = await this.parse({
+      flags: ctor.flags,
+      baseFlags: ctor.baseFlags,
+      enableJsonFlag: ctor.enableJsonFlag,
+      args: ctor.args,
+      strict: ctor.strict,
+    });
+    this.flags = flags as BaseFlags<T>;
+    this.args = args as BaseArgs<T>;
+  }
+
+  /** Loads the config and picks the environment, without touching storage or the database. */
+  protected async loadEnvironment(): Promise<{ config: LoadedConfig; env: ResolvedEnvironment }> {
+    const flags = this.flags as { config?: string; env?: string };
+    const config = await loadConfig(flags.config === undefined ? {} : { configPath: flags.config });
+    const env = resolveEnvironment(config, flags.env);
+    this.addSecretsOf(env.databaseUrl);
+    this.addSecretsOf(env.storageUrl);
+    return { config, env };
+  }
+
+  /**
+   * Everything a core operation needs: config, environment, the storage driver a plugin provides,
+   * an abort signal tied to Ctrl-C, progress rendering and warnings. Pass what `loadEnvironment()`
+   * returned when the command needed it first, so the config is not loaded twice.
+   */
+  protected async loadContext(loaded?: { config: LoadedConfig; env: ResolvedEnvironment }): Promise<CommandContext> {
+    const { config, env } = loaded ?? (await this.loadEnvironment());
+    const storage = await this.resolveStorage(env, config.baseDir);
+    this.storage = storage;
+    const json = this.jsonEnabled();
+    this.progress = json ? undefined : createProgressRenderer(process.stderr);
+    const progress = this.progress;
+    return {
+      config,
+      env,
+      storage,
+      signal: this.abortSignal(),
+      ...(progress ? { onProgress: (event) => progress.update(event) } : {}),
+      log: (level, message) => this.note(level, message),
+    };
+  }
+
+  /** Records a warning or note: on stderr, or (with `--json`) in the JSON output's `warnings`. */
+  protected note(level: 'info' | 'warn', message: string): void {
+    const text = this.scrub(message);
+    if (this.jsonEnabled()) {
+      if (level === 'warn') this.warnings.push(text);
+      return;
+    }
+    const line = level === 'warn' ? `Warning: ${text}` : text;
+    if (this.progress) this.progress.print(line);
+    else process.stderr.write(`${line}\n`);
+  }
+
+  /** Remembers the password of a URL the user supplied, so no output ever shows it. */
+  protected addSecretsOf(url: string | undefined): void {
+    if (!url) return;
+    try {
+      const { password } = new URL(url);
+      if (password.length >= 3) {
+        this.secrets.add(password);
+        this.secrets.add(decodeURIComponent(password));
+      }
+    } catch {
+      // Not a URL: nothing to remember, and the generic scrubbing below still applies.
+    }
+  }
+
+  /**
+   * Asks the installed plugins for a driver for the environment's storage URL. The first valid
+   * driver wins; a plugin that hands back something else is named, so the user knows what to fix.
+   */
+  private async resolveStorage(env: ResolvedEnvironment, baseDir: string): Promise<StorageDriver> {
+    const url = env.storageUrl;
+    const shown = redactUrl(url);
+    const result = await this.config.runHook<'strata:storage', StrataHooks>('strata:storage', {
+      url,
+      baseDir,
+      options: env.storageOptions,
+    });
+    const invalid: string[] = [];
+    for (const { plugin, result: driver } of result.successes) {
+      if (driver === undefined || driver === null) continue;
+      if (isStorageDriver(driver)) {
+        for (const name of invalid) this.note('warn', `The plugin ${name} returned an invalid storage driver for ${shown}; it was ignored.`);
+        return driver;
+      }
+      invalid.push(plugin.name);
+    }
+    if (invalid.length > 0) {
+      throw new StorageError(`The plugin ${invalid[0]} returned something that is not a storage driver for ${shown}.`, {
+        code: 'storage-plugin-invalid',
+        hint: `Update it (\`strata plugins update\`) or uninstall it (\`strata plugins uninstall ${invalid[0]}\`).`,
+      });
+    }
+    const failure = result.failures[0];
+    if (failure) {
+      if (isStrataErrorLike(failure.error)) throw failure.error;
+      throw new StorageError(`The storage plugin ${failure.plugin.name} failed to open ${shown}: ${firstLine(failure.error.message)}.`.replace(/\.\.$/, '.'), {
+        code: 'storage-plugin-failed',
+        hint: `Check the storage settings of environment "${env.name}"; DEBUG=1 shows the plugin's stack trace.`,
+        cause: failure.error,
+      });
+    }
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
+    throw new StorageError(
+      scheme
+        ? `No installed plugin handles ${scheme} storage (${shown}).`
+        : `No installed plugin handles the storage ${shown}: it does not start with a scheme such as file:// or s3://.`,
+      {
+        code: 'storage-unsupported',
+        hint: scheme ? 'Install one, e.g. `strata plugins install @strata/plugin-s3`.' : 'Write the storage as a URL, e.g. file://./snapshots.',
+      },
+    );
+  }
+
+  /** An AbortSignal aborted by the first SIGINT/SIGTERM; a second one ends the process at once. */
+  private abortSignal(): AbortSignal {
+    if (this.abortController) return this.abortController.signal;
+    const controller = new AbortController();
+    this.abortController = controller;
+    this.signalHandler = (signal) => {
+      this.progress?.finish();
+      if (controller.signal.aborted) {
+        process.stderr.write(`Stopped at once on a second ${signal}; temporary data may be left behind.\n`);
+        // The user asked twice; waiting for cleanup is exactly what they refused.
+        process.exit(signal === 'SIGTERM' ? 143 : 130);
+      }
+      process.stderr.write(`\nInterrupted (${signal}): cleaning up. Press Ctrl-C again to stop at once.\n`);
+      controller.abort(
+        new AbortedError(`The operation was interrupted (${signal}).`, {
+          code: 'aborted',
+          hint: 'Run the command again; nothing half-done was kept.',
+        }),
+      );
+    };
+    process.on('SIGINT', this.signalHandler);
+    process.on('SIGTERM', this.signalHandler);
+    return controller.signal;
+  }
+
+  protected override async finally(error: Error | undefined): Promise<unknown> {
+    this.progress?.finish();
+    if (this.signalHandler) {
+      process.off('SIGINT', this.signalHandler);
+      process.off('SIGTERM', this.signalHandler);
+    }
+    await this.storage?.close?.().catch(() => {});
+    return super.finally(error);
+  }
+
+  protected override toSuccessJson(result: unknown): unknown {
+    if (this.warnings.length === 0) return result;
+    if (result && typeof result === 'object' && !Array.isArray(result)) {
+      const own = (result as { warnings?: unknown }).warnings;
+      return { ...result, warnings: [...(Array.isArray(own) ? own : []), ...this.warnings] };
+    }
+    // An array result has nowhere to put them; stderr keeps stdout a single JSON document.
+    for (const warning of this.warnings) process.stderr.write(`Warning: ${warning}\n`);
+    return result;
+  }
+
+  /** Plain JSON, never colored: `--json` output is for programs. */
+  protected override logJson(json: unknown): void {
+    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+  }
+
+  /**
+   * Every failure ends here. A StrataError prints its sentence and hint (or its JSON) and exits
+   * with its code; oclif's own usage errors keep oclif's rendering; anything else is a bug and
+   * prints one line, with the stack only under DEBUG.
+   */
+  protected override async catch(err: Interfaces.CommandError): Promise<unknown> {
+    this.progress?.finish();
+    if (err instanceof Errors.ExitError) throw err;
+    const json = this.jsonEnabled();
+    const debug = Boolean(process.env.DEBUG);
+
+    if (isStrataErrorLike(err)) {
+      const message = this.scrub(err.message);
+      const hint = err.hint === undefined ? undefined : this.scrub(err.hint);
+      if (json) {
+        this.logJson({
+          ...this.partialResult,
+          error: { code: err.code, message, ...(hint ? { hint } : {}) },
+          ...(this.warnings.length > 0 ? { warnings: this.warnings } : {}),
+        });
+      } else {
+        process.stderr.write(`Error: ${message}\n${hint ? `Hint: ${hint}\n` : ''}`);
+        if (debug) process.stderr.write(`${this.scrub(stackOf(err))}\n`);
+      }
+      return this.exit(err.exitCode);
+    }
+
+    if (err instanceof Errors.CLIError) {
+      // Bad flags or arguments: oclif's message (and usage) is what users of oclif CLIs expect.
+      if (!json) return super.catch(err);
+      const exitCode = err.oclif?.exit ?? 2;
+      const isParse = 'parse' in err;
+      this.logJson({
+        error: {
+          code: isParse ? 'invalid-arguments' : (typeof err.code === 'string' ? err.code : 'cli-error'),
+          message: this.scrub(firstLine(err.message)),
+          hint: `See \`${[this.config.bin, ...(this.id?.split(':') ?? []), '--help'].join(' ')}\`.`,
+        },
+      });
+      return this.exit(exitCode);
+    }
+
+    const message = this.scrub(firstLine(err.message || String(err)));
+    const hint = 'Set DEBUG=1 to see the stack trace.';
+    if (json) {
+      this.logJson({ error: { code: 'unexpected', message, hint } });
+    } else {
+      process.stderr.write(`Error: ${message}\nHint: ${hint}\n`);
+      if (debug) process.stderr.write(`${this.scrub(stackOf(err))}\n`);
+    }
+    return this.exit(1);
+  }
+
+  /** Removes credentials from text that is about to be shown. */
+  protected scrub(text: string): string {
+    let out = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]+@/gi, '$1***@');
+    for (const secret of this.secrets) out = out.split(secret).join('***');
+    return out;
+  }
+}
+
+function isStrataErrorLike(error: unknown): error is StrataErrorLike {
+  if (error instanceof StrataError) return true;
+  const e = error as Partial<StrataErrorLike> | null;
+  return error instanceof Error && typeof e?.code === 'string' && typeof e.exitCode === 'number' && 'hint' in error;
+}
+
+function firstLine(text: string): string {
+  return (text.split('\n')[0] ?? text).trim();
+}
+
+/** The stack with its chain of causes: what someone debugging needs. */
+function stackOf(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 5; depth++) {
+    parts.push(current instanceof Error ? (current.stack ?? current.message) : String(current));
+    current = current instanceof Error ? current.cause : undefined;
+    if (current) parts.push('Caused by:');
+  }
+  return parts.join('\n');
+}

@@ -1,0 +1,85 @@
+// Small formatters for human output. Deterministic (fixed locale, UTC) so output is the same on
+// every machine and tests can assert on it.
+
+const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+/** `1234567` → `1,234,567`. */
+export function formatCount(n: number): string {
+  return integer.format(n);
+}
+
+/** Bytes in binary units with one decimal: `512 B`, `1.5 KiB`, `3.2 GiB`. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** A duration for reports: `850 ms`, `3.2 s`, `4m 05s`, `1h 02m`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const totalSeconds = Math.round(ms / 1000);
+  const hours = Math.floor(totalSeconds / 3600);
+  const minutes = Math.floor((totalSeconds % 3600) / 60);
+  const seconds = totalSeconds % 60;
+  return hours > 0 ? `${hours}h ${pad(minutes)}m` : `${minutes}m ${pad(seconds)}s`;
+}
+
+/** Seconds left as a clock: `0:07`, `12:30`, `1:02:03`. */
+export function formatEta(seconds: number): string {
+  const total = Math.max(0, Math.round(seconds));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  return h > 0 ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
+}
+
+/** A rate for progress lines: `950`, `12.3k`, `1.2M` (rows per second). */
+export function formatRate(perSecond: number): string {
+  if (perSecond >= 1_000_000) return `${(perSecond / 1_000_000).toFixed(1)}M`;
+  if (perSecond >= 10_000) return `${Math.round(perSecond / 1000)}k`;
+  if (perSecond >= 1000) return `${(perSecond / 1000).toFixed(1)}k`;
+  return `${Math.round(perSecond)}`;
+}
+
+/** An ISO timestamp as `2024-05-01 13:45` (UTC). Unparseable input is returned unchanged. */
+export function formatTimestamp(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return date.toISOString().slice(0, 16).replace('T', ' ');
+}
+
+export interface TableColumn {
+  header: string;
+  /** Numbers read best right-aligned. */
+  align?: 'left' | 'right';
+}
+
+/**
+ * Renders rows as aligned columns separated by two spaces, with a header line. The last column
+ * is not padded, so lines carry no trailing spaces.
+ */
+export function renderTable(columns: TableColumn[], rows: string[][]): string {
+  const widths = columns.map((column, i) => Math.max(column.header.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    columns
+      .map((column, i) => {
+        const cell = cells[i] ?? '';
+        const width = widths[i] ?? 0;
+        if (column.align === 'right') return cell.padStart(width);
+        return i === columns.length - 1 ? cell : cell.padEnd(width);
+      })
+      .join('  ')
+      .trimEnd();
+  return [line(columns.map((c) => c.header)), ...rows.map(line)].join('\n');
+}
+
+function pad(n: number): string {
+  return String(n).padStart(2, '0');
+}

@@ -1,0 +1,43 @@
+import { BaseCommand } from '../base-command.js';
+import { formatBytes, formatCount, formatTimestamp, renderTable } from '../cli/text-format.js';
+import { listSnapshots } from '../snapshot/snapshot-catalog.js';
+import type { SnapshotSummary } from '../snapshot/snapshot-types.js';
+
+export default class List extends BaseCommand<typeof List> {
+  static override summary = "List the environment's snapshots, newest first.";
+
+  static override examples = [
+    { description: 'Snapshots of dev.', command: '<%= config.bin %> <%= command.id %>' },
+    { description: 'Snapshots of prod, as JSON.', command: '<%= config.bin %> <%= command.id %> --env prod --json' },
+  ];
+
+  async run(): Promise<SnapshotSummary[]> {
+    const ctx = await this.loadContext();
+    const snapshots = await listSnapshots(ctx);
+    if (snapshots.length === 0) {
+      this.logToStderr(`No snapshots of ${ctx.config.project}/${ctx.env.name} in ${ctx.storage.location}. Take one with \`${this.config.bin} snapshot\`.`);
+      return snapshots;
+    }
+    this.log(
+      renderTable(
+        [
+          { header: 'ID' },
+          { header: 'CREATED (UTC)' },
+          { header: 'TABLES', align: 'right' },
+          { header: 'ROWS', align: 'right' },
+          { header: 'SIZE', align: 'right' },
+          { header: 'DESCRIPTION' },
+        ],
+        snapshots.map((s) => [
+          s.id,
+          formatTimestamp(s.createdAt),
+          String(s.tables),
+          formatCount(s.rows),
+          formatBytes(s.bytes),
+          [s.description ?? '', s.tags.length > 0 ? `[${s.tags.join(', ')}]` : ''].filter(Boolean).join(' '),
+        ]),
+      ),
+    );
+    return snapshots;
+  }
+}

@@ -1,0 +1,131 @@
+import { Args, Flags } from '@oclif/core';
+
+import { BaseCommand } from '../base-command.js';
+import { formatCount, formatDuration, renderTable } from '../cli/text-format.js';
+import { describeServer } from '../db/pg-connect.js';
+import { ConfigError } from '../errors.js';
+import { restore } from '../restore/restore-run.js';
+import type { RestorePlan, RestoreReport } from '../restore/restore-types.js';
+
+export default class Restore extends BaseCommand<typeof Restore> {
+  static override summary = 'Restore a snapshot into a new database, migrated to the current code.';
+
+  static override description = `Creates a fresh database (default <project>_<env>_<YYYYMMDD>), migrates each module to the point the snapshot was taken at, loads the data, then runs the remaining migrations. The existing database is never touched unless --replace is given with --confirm naming it.`;
+
+  static override examples = [
+    { description: 'Restore the newest snapshot of prod into a new database on the dev server.', command: '<%= config.bin %> <%= command.id %> latest --env prod' },
+    { description: 'See what would happen, changing nothing.', command: '<%= config.bin %> <%= command.id %> latest --dry-run' },
+    { description: 'Restore into a database of your choosing.', command: '<%= config.bin %> <%= command.id %> 01J5Y8Q4ZKX3M6T2V9B0C1D2E3 --database shop_debug' },
+    {
+      description: 'Replace the dev database (a safety snapshot of it is taken first).',
+      command: '<%= config.bin %> <%= command.id %> latest --replace --confirm shop_dev',
+    },
+    {
+      description: 'Restore onto another server.',
+      command: '<%= config.bin %> <%= command.id %> latest --target-url postgres://user@staging-db:5432/shop_copy',
+    },
+  ];
+
+  static override args = {
+    id: Args.string({ description: 'Snapshot id, or `latest`.', required: true }),
+  };
+
+  static override flags = {
+    database: Flags.string({ summary: 'Name of the database to create (default <project>_<env>_<YYYYMMDD>).', helpValue: 'NAME' }),
+    'target-url': Flags.string({ summary: 'Restore onto another server; the database in this URL is the one created.', helpValue: 'URL' }),
+    replace: Flags.boolean({ summary: 'Replace an existing database instead of creating a new one; needs --confirm.' }),
+    confirm: Flags.string({ summary: 'The name of the database --replace replaces, typed out as a safeguard.', helpValue: 'NAME', dependsOn: ['replace'] }),
+    'dry-run': Flags.boolean({ summary: 'Print the plan (migrations, tables, target) and change nothing.', default: false }),
+  };
+
+  async run(): Promise<RestoreReport> {
+    const { flags } = this;
+    const targetUrl = flags['target-url'];
+    this.addSecretsOf(targetUrl);
+    if (flags.replace && !flags.confirm) {
+      throw new ConfigError('--replace needs --confirm with the name of the database it replaces.', {
+        code: 'replace-not-confirmed',
+        hint: 'Add --confirm <database name>; add --dry-run first to see which database that is.',
+      });
+    }
+    const loaded = await this.loadEnvironment();
+    let database = flags.database;
+    if (flags.replace) {
+      // The database replaced is the one named, else the one of the target URL, else the environment's own.
+      database ??= describeServer(targetUrl ?? loaded.env.databaseUrl).database;
+      if (flags.confirm !== database) {
+        throw new ConfigError(`--confirm ${flags.confirm} does not match the database --replace would replace, ${database}.`, {
+          code: 'replace-not-confirmed',
+          hint: `Pass --confirm ${database} if you mean to replace it.`,
+        });
+      }
+    }
+
+    const ctx = await this.loadContext(loaded);
+    const report = await restore({
+      ...ctx,
+      id: this.args.id,
+      database,
+      targetUrl,
+      replace: flags.replace ?? false,
+      confirm: flags.confirm,
+      dryRun: flags['dry-run'],
+    });
+
+    if (report.dryRun) this.renderPlan(report.plan);
+    else this.renderReport(report);
+    return report;
+  }
+
+  private renderPlan(plan: RestorePlan): void {
+    const rows = plan.tables.reduce((n, t) => n + t.rows, 0);
+    this.log(`Plan: restore snapshot ${plan.snapshotId} into database ${plan.database} on ${plan.server}.`);
+    if (plan.replace) this.log(`The existing database ${plan.replace.database} will be replaced (a safety snapshot of it is taken first).`);
+    this.log(`1. Migrations before the load (${plan.migrationsBefore.length}):${list(plan.migrationsBefore)}`);
+    this.log(`2. Tables to load (${plan.tables.length}, ${formatCount(rows)} rows):`);
+    if (plan.tables.length > 0) {
+      this.log(indent(renderTable([{ header: 'TABLE' }, { header: 'ROWS', align: 'right' }], plan.tables.map((t) => [t.table, formatCount(t.rows)]))));
+    }
+    if (plan.skipped.length > 0) this.log(`   Skipped:${list(plan.skipped.map((s) => `${s.table}: ${s.reason}`))}`);
+    this.log(`3. Migrations after the load (${plan.migrationsAfter.length}):${list(plan.migrationsAfter)}`);
+    this.logToStderr('Dry run: nothing was changed.');
+  }
+
+  private renderReport(report: RestoreReport): void {
+    const { plan } = report;
+    const rows = report.tables.reduce((n, t) => n + t.rows, 0);
+    if (report.tables.length > 0) {
+      this.log(
+        renderTable(
+          [{ header: 'TABLE' }, { header: 'ROWS', align: 'right' }, { header: 'TIME', align: 'right' }],
+          report.tables.map((t) => [t.table, formatCount(t.rows), formatDuration(t.durationMs)]),
+        ),
+      );
+      this.log('');
+    }
+    const { indexes, constraints, foreignKeys } = report.rebuilt;
+    this.log(`Migrations: ${plan.migrationsBefore.length} before the load, ${plan.migrationsAfter.length} after it.`);
+    this.log(
+      `Rebuilt after the load: ${indexes} indexes, ${constraints} constraints, ${foreignKeys} foreign keys; ${report.sequencesReset} sequences reset.`,
+    );
+    if (report.replacedDatabaseRenamedTo) this.log(`The replaced database was kept as ${report.replacedDatabaseRenamedTo}.`);
+    if (report.safetySnapshotId) this.log(`Safety snapshot of the replaced database: ${report.safetySnapshotId}.`);
+    // With --json the report carries them already.
+    if (!this.jsonEnabled()) for (const warning of report.warnings) this.note('warn', warning);
+    this.log(
+      `Restored snapshot ${plan.snapshotId} into database ${report.database} on ${plan.server}: ${report.tables.length} tables, ` +
+        `${formatCount(rows)} rows in ${formatDuration(report.durationMs)}.`,
+    );
+  }
+}
+
+function list(items: string[]): string {
+  return items.length === 0 ? ' none' : `\n${items.map((i) => `   ${i}`).join('\n')}`;
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => `   ${l}`)
+    .join('\n');
+}

@@ -1,0 +1,56 @@
+import { Args } from '@oclif/core';
+
+import { BaseCommand } from '../base-command.js';
+import { formatBytes, formatCount, formatTimestamp, renderTable } from '../cli/text-format.js';
+import type { Manifest } from '../format/manifest-schema.js';
+import { showSnapshot } from '../snapshot/snapshot-catalog.js';
+
+export default class Show extends BaseCommand<typeof Show> {
+  static override summary = "Show a snapshot's manifest: source, modules with their last migration, tables.";
+
+  static override examples = [
+    { description: 'The newest snapshot of dev.', command: '<%= config.bin %> <%= command.id %> latest' },
+    { description: 'One snapshot of prod, as JSON (the whole manifest).', command: '<%= config.bin %> <%= command.id %> 01J5Y8Q4ZKX3M6T2V9B0C1D2E3 --env prod --json' },
+  ];
+
+  static override args = {
+    id: Args.string({ description: 'Snapshot id, or `latest`.', required: true }),
+  };
+
+  async run(): Promise<Manifest> {
+    const ctx = await this.loadContext();
+    const manifest = await showSnapshot(ctx, this.args.id);
+    const rows = manifest.tables.reduce((n, t) => n + t.rows, 0);
+    const bytes = manifest.tables.reduce((n, t) => n + t.bytes, 0);
+    const source = [`database ${manifest.source.database}`, manifest.source.host ? `on ${manifest.source.host}` : '', `(PostgreSQL ${manifest.source.serverVersion})`];
+    const about: [string, string][] = [
+      ['Snapshot', `${manifest.id} of ${manifest.project}/${manifest.environment}`],
+      ['Created', `${formatTimestamp(manifest.createdAt)} UTC by ${manifest.createdBy}, strata ${manifest.strataVersion}, format ${manifest.formatVersion}`],
+      ['Source', source.filter(Boolean).join(' ')],
+      ['Contents', `${manifest.tables.length} tables, ${formatCount(rows)} rows, ${formatBytes(bytes)}`],
+    ];
+    if (manifest.description) about.push(['Description', manifest.description]);
+    if (manifest.tags.length > 0) about.push(['Tags', manifest.tags.join(', ')]);
+    if (manifest.excluded.length > 0) about.push(['Excluded', manifest.excluded.join(', ')]);
+    if (manifest.transformers.length > 0) about.push(['Transformers', manifest.transformers.map((t) => `${t.name} ${t.version}`).join(', ')]);
+    if (manifest.scope) about.push(['Scope', JSON.stringify(manifest.scope)]);
+    const width = Math.max(...about.map(([k]) => k.length));
+
+    this.log(about.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n'));
+    this.log('');
+    this.log(
+      renderTable(
+        [{ header: 'MODULE' }, { header: 'APPLIED', align: 'right' }, { header: 'LAST MIGRATION' }],
+        Object.entries(manifest.modules).map(([name, m]) => [name, String(m.applied.length), m.last ?? '-']),
+      ),
+    );
+    this.log('');
+    this.log(
+      renderTable(
+        [{ header: 'TABLE' }, { header: 'ROWS', align: 'right' }, { header: 'SIZE', align: 'right' }],
+        manifest.tables.map((t) => [`${t.schema}.${t.name}`, formatCount(t.rows), formatBytes(t.bytes)]),
+      ),
+    );
+    return manifest;
+  }
+}
