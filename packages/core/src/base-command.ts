@@ -229,6 +229,17 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return result;
   }
 
+  /** Command output ends the live progress line first, so the two never share a line. */
+  override log(message?: string, ...args: unknown[]): void {
+    this.progress?.finish();
+    super.log(message, ...args);
+  }
+
+  override logToStderr(message?: string, ...args: unknown[]): void {
+    this.progress?.finish();
+    super.logToStderr(message, ...args);
+  }
+
   /** Plain JSON, never colored: `--json` output is for programs. */
   protected override logJson(json: unknown): void {
     process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);

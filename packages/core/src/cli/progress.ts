@@ -49,7 +49,7 @@ export function formatRunningLine(state: ItemProgress): string {
   const rate = itemRate(state);
   const eta = etaSeconds(state.rows, state.totalRows, rate);
   const parts = [`${state.phase} ${state.item}`];
-  if (state.phase !== 'migrate') {
+  if (countsRows(state)) {
     parts.push(state.totalRows === undefined ? `${formatCount(state.rows)} rows` : `${formatCount(state.rows)} / ${formatCount(state.totalRows)} rows`);
     if (rate !== undefined) parts.push(`${formatRate(rate)} rows/s`);
     if (eta !== undefined) parts.push(`ETA ${formatEta(eta)}`);
@@ -59,12 +59,20 @@ export function formatRunningLine(state: ItemProgress): string {
   return overall + parts.join('  ');
 }
 
-/** `load public.orders: 100,000 rows in 3.2 s (31k rows/s)`, or `migrate x: done in 120 ms`. */
+/**
+ * `load public.orders: 100,000 rows in 3.2 s (31k rows/s)`, or `migrate x: done in 1.2 s`. The
+ * time is left out when the item's only event was its last one: "in 0 ms" would be a lie.
+ */
 export function formatDoneLine(state: ItemProgress): string {
-  const took = formatDuration(state.lastAt - state.firstAt);
-  if (state.phase === 'migrate' || (state.rows === 0 && state.totalRows === undefined)) return `${state.phase} ${state.item}: done in ${took}`;
+  const took = state.lastAt > state.firstAt ? ` in ${formatDuration(state.lastAt - state.firstAt)}` : '';
+  // In these phases `rows` counts steps, not table rows; only the item is worth showing.
+  if (!countsRows(state)) return `${state.phase} ${state.item}: done${took}`;
   const rate = itemRate(state);
-  return `${state.phase} ${state.item}: ${formatCount(state.rows)} rows in ${took}${rate === undefined ? '' : ` (${formatRate(rate)} rows/s)`}`;
+  return `${state.phase} ${state.item}: ${formatCount(state.rows)} rows${took}${rate === undefined ? '' : ` (${formatRate(rate)} rows/s)`}`;
+}
+
+function countsRows(state: ItemProgress): boolean {
+  return state.phase !== 'migrate' && state.phase !== 'index';
 }
 
 /** Keeps per-item state from the event stream. */
@@ -113,6 +121,8 @@ export class PlainProgress implements ProgressRenderer {
   update(event: ProgressEvent): void {
     const state = this.tracker.record(event);
     if (event.done) {
+      // A restore rebuilds dozens of indexes in milliseconds each; only slow ones are news.
+      if (state.phase === 'index' && state.lastAt - state.firstAt < this.intervalMs / 5) return;
       this.writeLine(formatDoneLine(state));
       return;
     }
@@ -171,7 +181,8 @@ export class TtyProgress implements ProgressRenderer {
   }
 
   private draw(line: string): void {
-    const width = Math.max(20, (this.stream.columns ?? 80) - 1);
+    // Some pseudo-terminals report 0 columns.
+    const width = Math.max(20, (this.stream.columns || 80) - 1);
     this.current = line.length > width ? `${line.slice(0, width - 1)}…` : line;
     this.lastDrawAt = this.now();
     this.stream.write(`\r\x1b[K${this.current}`);
