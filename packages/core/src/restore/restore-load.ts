@@ -238,7 +238,7 @@ async function rebuild(ctx: OperationContext, url: string, statements: { item: s
       }),
     );
   } finally {
-    await Promise.all(clients.map(endClient));
+    await Promise.all(clients.map((c) => endClient(c)));
   }
 }
 
