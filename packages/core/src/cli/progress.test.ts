@@ -42,14 +42,17 @@ describe('PlainProgress (not a terminal)', () => {
     clock.advance(1000);
     progress.update({ phase: 'capture', item: 'public.users', rows: 3000, totalRows: 3000, done: true });
     progress.update({ phase: 'migrate', item: '20240101_init', rows: 0, done: true });
-    // Index rebuilds count steps in `rows`; a quick one is not worth a line, a slow one is.
+    progress.update({ phase: 'migrate', item: '20240102_backfill', rows: 0 });
+    clock.advance(1500);
+    progress.update({ phase: 'migrate', item: '20240102_backfill', rows: 0, done: true });
+    // Migrations and index rebuilds count steps in `rows`; a quick one is not worth a line, a slow one is.
     progress.update({ phase: 'index', item: 'users_pkey', rows: 1, done: true });
     progress.update({ phase: 'index', item: 'orders_pkey', rows: 2 });
     clock.advance(3000);
     progress.update({ phase: 'index', item: 'orders_pkey', rows: 2, done: true });
     expect(lines).toEqual([
       'capture public.users: 3,000 rows in 2.0 s (1.5k rows/s)',
-      'migrate 20240101_init: done',
+      'migrate 20240102_backfill: done in 1.5 s',
       'index orders_pkey: done in 3.0 s',
     ]);
   });

@@ -121,8 +121,9 @@ export class PlainProgress implements ProgressRenderer {
   update(event: ProgressEvent): void {
     const state = this.tracker.record(event);
     if (event.done) {
-      // A restore rebuilds dozens of indexes in milliseconds each; only slow ones are news.
-      if (state.phase === 'index' && state.lastAt - state.firstAt < this.intervalMs / 5) return;
+      // A restore runs dozens of migrations and index rebuilds in milliseconds each, and its report
+      // counts them; in a log only the slow ones are news.
+      if (!countsRows(state) && state.lastAt - state.firstAt < this.intervalMs / 5) return;
       this.writeLine(formatDoneLine(state));
       return;
     }
