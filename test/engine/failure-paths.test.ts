@@ -22,6 +22,15 @@ async function databasesLike(pattern: string): Promise<string[]> {
   return rows.map((r) => r.datname);
 }
 
+/** Work databases (incomplete restores) whose final name was to be `target`. */
+async function workDatabasesFor(target: string): Promise<string[]> {
+  const { rows } = await adminQuery<{ datname: string }>(
+    "SELECT datname FROM pg_database WHERE shobj_description(oid, 'pg_database') LIKE $1",
+    [`strata: incomplete restore of ${target},%`],
+  );
+  return rows.map((r) => r.datname);
+}
+
 async function filesUnder(dir: string): Promise<string[]> {
   try {
     return (await readdir(dir, { recursive: true, withFileTypes: true })).filter((d) => d.isFile()).map((d) => d.name);
@@ -78,10 +87,9 @@ describe('a failed or interrupted command leaves nothing half-made', () => {
 
     const target = `${source.name}_corrupt`;
     created.push(target);
-    const before = await databasesLike('strata_tmp_%');
     await expect(restore({ ...ctx, id: taken.id, database: target })).rejects.toMatchObject({ code: 'data-corrupt', exitCode: 5 });
     expect(await databasesLike(target)).toEqual([]);
-    expect(await databasesLike('strata_tmp_%')).toEqual(before);
+    expect(await workDatabasesFor(target)).toEqual([]);
   });
 
   it('a truncated data file fails the same way', async () => {
@@ -112,11 +120,17 @@ describe('a failed or interrupted command leaves nothing half-made', () => {
       }),
     ).rejects.toMatchObject({ code: 'aborted' });
     expect(await databasesLike(target)).toEqual([]);
+    expect(await workDatabasesFor(target)).toEqual([]);
   });
 
   it('a database left by a killed restore is dropped by the next restore', async () => {
     // What a SIGKILLed restore leaves: a work database still marked incomplete, with no session.
     const leftover = `strata_tmp_${source.name.slice(-8)}`;
+    // A work database started a minute ago may belong to a restore that is just starting: kept.
+    const young = `strata_tmp_y${source.name.slice(-8)}`;
+    await adminQuery(`CREATE DATABASE "${young}"`);
+    await adminQuery(`COMMENT ON DATABASE "${young}" IS 'strata: incomplete restore of y, started ${new Date(Date.now() - 60_000).toISOString()}'`);
+    created.push(young);
     await adminQuery(`CREATE DATABASE "${leftover}"`);
     await adminQuery(`COMMENT ON DATABASE "${leftover}" IS 'strata: incomplete restore of x, started 2026-01-01T00:00:00Z'`);
     const unrelated = `${source.name}_keep`;
@@ -129,6 +143,7 @@ describe('a failed or interrupted command leaves nothing half-made', () => {
     created.push(target);
     await restore({ ...ctx, id: taken.id, database: target });
     expect(await databasesLike(leftover)).toEqual([]);
+    expect(await databasesLike(young)).toEqual([young]);
     expect(await databasesLike(unrelated)).toEqual([unrelated]);
   });
 

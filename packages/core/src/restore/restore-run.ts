@@ -76,6 +76,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
 
   const admin = await openAdmin(target.url);
   let work: string | undefined;
+  let guard: Awaited<ReturnType<typeof connectClient>> | undefined;
   try {
     const exists = await databaseExists(admin, target.database);
     if (exists && !options.replace) throw databaseExistsError(target.database, server);
@@ -106,6 +107,8 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
     throwIfAborted(signal, 'restore');
     work = await createWorkDatabase(admin, target.database);
     const workUrl = withDatabase(target.url, work);
+    // Held for the whole run: a database with a session is never taken for a killed restore's leftover.
+    guard = await connectClient(workUrl);
 
     await migrate(ctx, workUrl, migrations.before);
     const loadPlan = await planLoadOn(workUrl, manifest, migrations.removedModules);
@@ -117,6 +120,8 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
     await migrate(ctx, workUrl, migrations.after);
 
     throwIfAborted(signal, 'restore');
+    await endClient(guard);
+    guard = undefined;
     const replacedDatabaseRenamedTo = await promoteWorkDatabase(admin, work, target.database, options.replace === true);
     work = undefined;
     return {
@@ -132,6 +137,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
       durationMs: Date.now() - started,
     };
   } catch (error) {
+    if (guard) await endClient(guard, { force: true });
     if (work) {
       await dropDatabase(admin, work).catch((dropError: unknown) => {
         ctx.log?.('warn', `Could not drop the incomplete database ${work}: ${(dropError as Error).message}. Drop it by hand.`);

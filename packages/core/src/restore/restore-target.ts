@@ -114,20 +114,26 @@ export async function dropDatabase(admin: pg.ClientBase, name: string): Promise<
   await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
 }
 
+/** A work database younger than this is never taken for a leftover, session or not. */
+const LEFTOVER_MIN_AGE_MS = 10 * 60 * 1000;
+
 /**
  * Drops databases left by restores that were killed before they could clean up: those carrying
- * the incomplete-restore comment that no session is using. A restore still running elsewhere
- * holds a connection to its database, so it is left alone.
+ * the incomplete-restore comment, started more than ten minutes ago, that no session is using. A
+ * restore still running holds a connection to its work database for its whole run (see
+ * `restore`), and the age rule covers the moment between its CREATE DATABASE and that connection.
  */
-export async function dropAbandonedWorkDatabases(admin: pg.ClientBase): Promise<string[]> {
-  const { rows } = await admin.query<{ datname: string }>(
-    `SELECT d.datname FROM pg_database d
+export async function dropAbandonedWorkDatabases(admin: pg.ClientBase, now = Date.now()): Promise<string[]> {
+  const { rows } = await admin.query<{ datname: string; comment: string }>(
+    `SELECT d.datname, shobj_description(d.oid, 'pg_database') AS comment FROM pg_database d
       WHERE d.datname LIKE 'strata\\_tmp\\_%' AND shobj_description(d.oid, 'pg_database') LIKE $1
         AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datid = d.oid)`,
     [`${INCOMPLETE_COMMENT}%`],
   );
   const dropped: string[] = [];
-  for (const { datname } of rows) {
+  for (const { datname, comment } of rows) {
+    const started = Date.parse(/started (\S+)$/.exec(comment)?.[1] ?? '');
+    if (!Number.isFinite(started) || now - started < LEFTOVER_MIN_AGE_MS) continue;
     try {
       await admin.query(`DROP DATABASE ${quoteIdent(datname)}`);
       dropped.push(datname);
