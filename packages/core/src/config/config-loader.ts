@@ -89,7 +89,12 @@ async function importConfigFile(file: string): Promise<unknown> {
   try {
     if (file.endsWith('.json')) return JSON.parse(await readFile(file, 'utf8'));
     const mod = await importModule(file);
-    return (mod as { default?: unknown }).default ?? mod;
+    // A TS config in a CommonJS package comes back as { default: { default: config } }.
+    let value: unknown = mod;
+    for (let i = 0; i < 2 && value && typeof value === 'object' && 'default' in value; i++) {
+      value = (value as { default: unknown }).default;
+    }
+    return value;
   } catch (error) {
     throw new ConfigError(`The config ${path.basename(file)} could not be loaded: ${firstLine(error)}.`, {
       code: 'config-unreadable',

@@ -7,12 +7,13 @@ import { ulid } from 'ulid';
 import { normaliseAbort, throwIfAborted } from '../abort.js';
 import type { LoadedConfig } from '../config/config-loader.js';
 import { connectClient, describeServer, qualified, quoteIdent, translatePgError } from '../db/pg-connect.js';
-import { listSequences, listTables, normaliseTableName, tableId, type TableInfo } from '../db/pg-introspect.js';
+import { listForeignKeys, listSequences, listTables, normaliseTableName, tableId, type ForeignKeyInfo, type TableInfo } from '../db/pg-introspect.js';
 import { dataFileName, snapshotPrefix, writeManifest } from '../format/manifest-io.js';
 import { FORMAT_VERSION, type Manifest, type ModuleEntry, type TableEntry } from '../format/manifest-schema.js';
 import { CopyRowCounter, DigestStream } from '../format/stream-digest.js';
 import { moduleTableName } from '../migrations/migration-source.js';
 import type { OperationContext } from '../operation-context.js';
+import { foreignKeyOrder } from '../restore/fk-order.js';
 import { STRATA_VERSION } from '../version.js';
 import type { SnapshotOptions, SnapshotResult } from './snapshot-types.js';
 
@@ -60,7 +61,11 @@ export async function captureDatabase(
     for (const name of excludeSet) {
       if (!all.some((t) => tableId(t.schema, t.name) === name)) ctx.log?.('warn', `The excluded table ${name} does not exist in the database.`);
     }
-    const tables = all.filter((t) => !skip.has(tableId(t.schema, t.name)) && !excludeSet.has(tableId(t.schema, t.name)));
+    // Tables are captured and listed in foreign-key order, so the manifest reads as a load plan.
+    const tables = inLoadOrder(
+      all.filter((t) => !skip.has(tableId(t.schema, t.name)) && !excludeSet.has(tableId(t.schema, t.name))),
+      await listForeignKeys(client),
+    );
     const excluded = all.filter((t) => excludeSet.has(tableId(t.schema, t.name))).map((t) => tableId(t.schema, t.name));
 
     const overallTotalRows = tables.reduce((sum, t) => sum + t.estimatedRows, 0);
@@ -155,6 +160,15 @@ async function captureTable(
     bytes: digest.bytes,
     sha256: digest.sha256,
   };
+}
+
+function inLoadOrder(tables: TableInfo[], fks: ForeignKeyInfo[]): TableInfo[] {
+  const byId = new Map(tables.map((t) => [tableId(t.schema, t.name), t]));
+  const { order } = foreignKeyOrder(
+    [...byId.keys()],
+    fks.map((fk) => ({ from: tableId(fk.schema, fk.table), to: tableId(fk.refSchema, fk.refTable) })),
+  );
+  return order.map((id) => byId.get(id)!);
 }
 
 /** Each module's applied migrations, read in the capture's transaction. */
