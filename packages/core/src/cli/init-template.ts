@@ -24,7 +24,7 @@ export default defineConfig({
   project: '${project}',
 
   // Required. Each module has its own folder of knex migrations and its own history table
-  // (default \`strata_migrations_<module>\`; set \`tableName: 'knex_migrations'\` to adopt an
+  // (default \`knex_migrations_<module>\`; set \`tableName: 'knex_migrations'\` to adopt an
   // existing knex app). Paths are relative to this file.
   modules: {
     example: { migrations: './migrations/example' },
