@@ -6,10 +6,10 @@ import { seedShop } from '../../examples/shop/seed.js';
 import { describeRun } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import {
-  databaseExists,
   databasesLike,
   expectUserError,
   query,
+  restoreLeftovers,
   shopHistory,
   strata,
   strataJson,
@@ -102,17 +102,21 @@ describe('strata restore guards', () => {
     expect(plan.tables.map((t: { table: string }) => t.table.replace(/^public\./, ''))).toEqual(
       expect.arrayContaining(['customers', 'products', 'orders', 'order_lines']),
     );
-    // Foreign-key order: parents before children.
-    const order = plan.tables.map((t: { table: string }) => t.table.replace(/^public\./, ''));
-    expect(order.indexOf('customers')).toBeLessThan(order.indexOf('orders'));
-    expect(order.indexOf('orders')).toBeLessThan(order.indexOf('order_lines'));
-    expect(order.indexOf('categories')).toBeLessThan(order.indexOf('products'));
-    expect(await databaseExists(source.adminUrl, name)).toBe(false);
+    expect(await restoreLeftovers(source.adminUrl, name)).toEqual([]);
 
     const text = await strata(target, ['restore', id, '--database', name, '--dry-run']);
     expect(text.exitCode, describeRun(text)).toBe(0);
     expect(text.stdout).toContain(name);
-    expect(await databaseExists(source.adminUrl, name)).toBe(false);
+    expect(await restoreLeftovers(source.adminUrl, name)).toEqual([]);
+  });
+
+  it('--dry-run lists the tables in load order: parents before children', async () => {
+    const report = await strataJson(target, ['restore', id, '--database', `${source.name}_dry`, '--dry-run']);
+    const order = (report.plan ?? report).tables.map((t: { table: string }) => t.table.replace(/^public\./, ''));
+    expect(order.indexOf('customers'), order.join(', ')).toBeLessThan(order.indexOf('orders'));
+    expect(order.indexOf('orders'), order.join(', ')).toBeLessThan(order.indexOf('order_lines'));
+    expect(order.indexOf('products'), order.join(', ')).toBeLessThan(order.indexOf('order_lines'));
+    expect(order.indexOf('categories'), order.join(', ')).toBeLessThan(order.indexOf('products'));
   });
 
   it('--dry-run without --database names the default <project>_<env>_<YYYYMMDD> database', async () => {

@@ -10,9 +10,9 @@ import { seedShop } from '../../examples/shop/seed.js';
 import { createTestDatabase, dropDatabase, type TestDatabase } from '../support/database.js';
 import {
   SHOP_MIGRATIONS,
-  databaseExists,
   expectUserError,
   listFiles,
+  restoreLeftovers,
   strata,
   strataJson,
   takeSnapshot,
@@ -80,7 +80,7 @@ describe('unknown snapshot', () => {
       const json = expectUserError(await strata(target, [...args, '--json']), { json: true });
       expect(json.message).toContain('01HZZZZZZZZZZZZZZZZZZZZZZZ');
     }
-    expect(await databaseExists(source.adminUrl, `${source.name}_unknown`)).toBe(false);
+    expect(await restoreLeftovers(source.adminUrl, `${source.name}_unknown`)).toEqual([]);
   });
 });
 
@@ -113,7 +113,7 @@ describe('damaged data files', () => {
     const name = doomedDatabase('flipped');
     const error = expectUserError(await strata(copy.target, ['restore', id, '--database', name]));
     expect(error.message).toMatch(/customers/);
-    expect(await databaseExists(source.adminUrl, name)).toBe(false);
+    expect(await restoreLeftovers(source.adminUrl, name)).toEqual([]);
   });
 
   it('a truncated data file: restore fails and leaves no database', async () => {
@@ -124,7 +124,7 @@ describe('damaged data files', () => {
     const name = doomedDatabase('truncated');
     const error = expectUserError(await strata(copy.target, ['restore', id, '--database', name]));
     expect(error.message).toMatch(/orders/);
-    expect(await databaseExists(source.adminUrl, name)).toBe(false);
+    expect(await restoreLeftovers(source.adminUrl, name)).toEqual([]);
   });
 });
 
@@ -137,7 +137,7 @@ describe('damaged manifests', () => {
     const name = doomedDatabase('badmanifest');
     const error = expectUserError(await strata(copy.target, ['restore', id, '--database', name, '--json']), { json: true });
     expect(error.message).toMatch(/manifest/i);
-    expect(await databaseExists(source.adminUrl, name)).toBe(false);
+    expect(await restoreLeftovers(source.adminUrl, name)).toEqual([]);
   });
 
   it('an unknown major formatVersion is refused with the version named', async () => {
@@ -150,7 +150,7 @@ describe('damaged manifests', () => {
     const name = doomedDatabase('format2');
     const error = expectUserError(await strata(copy.target, ['restore', id, '--database', name]));
     expect(error.message).toContain('2.0.0');
-    expect(await databaseExists(source.adminUrl, name)).toBe(false);
+    expect(await restoreLeftovers(source.adminUrl, name)).toEqual([]);
   });
 
   it('a snapshot without its manifest does not exist', async () => {
@@ -183,11 +183,11 @@ describe('a snapshot that needs a migration the code base does not have', () => 
 
     const error = expectUserError(await strata(target, ['restore', snapshotId, '--database', name]));
     expect(error.message).toContain(missing);
-    expect(await databaseExists(db.adminUrl, name)).toBe(false);
+    expect(await restoreLeftovers(db.adminUrl, name)).toEqual([]);
 
     const dry = expectUserError(await strata(target, ['restore', snapshotId, '--database', name, '--dry-run', '--json']), { json: true });
     expect(dry.message).toContain(missing);
-    expect(await databaseExists(db.adminUrl, name)).toBe(false);
+    expect(await restoreLeftovers(db.adminUrl, name)).toEqual([]);
   });
 });
 

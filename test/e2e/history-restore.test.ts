@@ -69,6 +69,10 @@ describe.sequential('restoring a snapshot from every point of the shop history i
       // 3. Restore with the latest code into a new database.
       const report = await strataJson(target, ['restore', id, '--database', restoredName]);
       expect(await databaseExists(source.adminUrl, restoredName)).toBe(true);
+      const loadOrder: string[] = (report.tables ?? []).map((t: { table: string }) => t.table.replace(/^public\./, ''));
+      for (const [parent, child] of [['customers', 'orders'], ['orders', 'order_lines'], ['products', 'order_lines'], ['categories', 'products']]) {
+        if (loadOrder.includes(child!)) expect(loadOrder.indexOf(parent!), `load order ${loadOrder.join(', ')}`).toBeLessThan(loadOrder.indexOf(child!));
+      }
       const loaded = Object.fromEntries((report.tables ?? []).map((t: { table: string; rows: number }) => [t.table.replace(/^public\./, ''), t.rows]));
       for (const [table, rows] of Object.entries(seeded)) {
         if (table === 'sessions') continue;

@@ -120,6 +120,20 @@ export async function databaseExists(adminUrl: string, name: string): Promise<bo
   return rows.length > 0;
 }
 
+/**
+ * Whether the database `name` exists, or a restore's temporary work database for it (restores
+ * build in `strata_tmp_*`, commented "strata: incomplete restore of <name>, …", and rename it last).
+ */
+export async function restoreLeftovers(adminUrl: string, name: string): Promise<string[]> {
+  const rows = await query<{ datname: string }>(
+    adminUrl,
+    `SELECT datname FROM pg_database d
+      WHERE datname = $1 OR coalesce(shobj_description(d.oid, 'pg_database'), '') LIKE '%incomplete restore of ' || $1 || ',%'`,
+    [name],
+  );
+  return rows.map((r) => r.datname);
+}
+
 /** Databases whose names start with `prefix`. */
 export async function databasesLike(adminUrl: string, prefix: string): Promise<string[]> {
   const rows = await query<{ datname: string }>(adminUrl, `SELECT datname FROM pg_database WHERE starts_with(datname, $1)`, [prefix]);
@@ -171,9 +185,13 @@ export function expectUserError(result: CliResult, options: { json?: boolean } =
   }
   const text = result.stderr.trim() || result.stdout.trim();
   expect(text, describeRun(result)).toMatch(/\S/);
-  // One sentence and a hint: a few short lines, not a dump.
+  // Progress lines may come first; the error itself is one sentence and a hint at the end.
   const lines = text.split('\n').filter((l) => l.trim() !== '');
-  expect(lines.length, `expected a message and a hint, got:\n${text}`).toBeGreaterThanOrEqual(2);
-  expect(lines.length, `expected a message and a hint, got:\n${text}`).toBeLessThanOrEqual(4);
-  return { message: text };
+  const start = lines.map((l) => /^\W*Error\b/i.test(l)).lastIndexOf(true);
+  expect(start, `no "Error: …" line in:\n${text}`).toBeGreaterThanOrEqual(0);
+  const block = lines.slice(start);
+  expect(block.length, `expected one sentence and a hint, got:\n${text}`).toBeGreaterThanOrEqual(2);
+  expect(block.length, `expected one sentence and a hint, got:\n${text}`).toBeLessThanOrEqual(4);
+  expect(block.slice(1).join('\n'), `no hint in:\n${text}`).toMatch(/hint|run|use|check|try|pass/i);
+  return { message: block[0]!, hint: block.slice(1).join('\n') };
 }

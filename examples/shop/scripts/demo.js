@@ -63,7 +63,8 @@ async function query(url, sql, params = []) {
 let stepNumber = 0;
 function step(text) {
   stepNumber += 1;
-  console.log(`\n\x1b[1m${stepNumber}. ${text}\x1b[0m`);
+  const bold = process.stdout.isTTY ? (t) => `\x1b[1m${t}\x1b[0m` : (t) => t;
+  console.log(`\n${bold(`${stepNumber}. ${text}`)}`);
 }
 
 /** Runs the built strata CLI with `--json` and returns the parsed output; throws on failure. */
@@ -143,8 +144,10 @@ async function main() {
     created.push(restoredDb);
     const report = await strata(['restore', id, '--database', restoredDb], env);
     const plan = report.plan ?? {};
-    console.log(`   before the load: ${plan.migrationsBefore?.length ?? '?'} migrations; after it: ${(plan.migrationsAfter ?? []).join(', ') || '?'}`);
-    for (const t of report.tables ?? []) console.log(`   loaded ${t.table}: ${t.rows} rows`);
+    console.log(`   migrated the new database to the snapshot's point: ${(plan.migrationsBefore ?? []).length} migrations`);
+    for (const t of report.tables ?? []) console.log(`   loaded ${t.table}: ${t.rows} rows (triggers off)`);
+    console.log('   then ran the migrations the snapshot did not have:');
+    for (const name of plan.migrationsAfter ?? []) console.log(`     ${name}`);
     if (report.sequencesReset !== undefined) console.log(`   sequences reset: ${report.sequencesReset}`);
     for (const warning of report.warnings ?? []) console.log(`   warning: ${warning}`);
 
@@ -168,7 +171,7 @@ async function main() {
     table(await query(restoredUrl, 'SELECT id, status, total_cents, currency FROM orders ORDER BY id LIMIT 3'));
 
     const audit = await query(restoredUrl, 'SELECT count(*)::int AS n FROM order_audit');
-    console.log(`\n   The audit trigger did not fire during the load: order_audit holds ${audit[0].n} rows.`);
+    console.log(`\n   order_audit holds ${audit[0].n} rows: the loaded orders were not recorded by the audit trigger.`);
     const fresh = await query(
       restoredUrl,
       `INSERT INTO customers (email, first_name, last_name) VALUES ('new@example.com', 'New', 'Customer') RETURNING id`,
