@@ -1,5 +1,7 @@
 // list, show, verify and the restore guards (dry run, existing target) through the built CLI, on
 // one snapshot of the shop taken at an early point of its history.
+import { readFile } from 'node:fs/promises';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { seedShop } from '../../examples/shop/seed.js';
@@ -8,6 +10,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import {
   databasesLike,
   expectUserError,
+  listFiles,
   query,
   restoreLeftovers,
   shopHistory,
@@ -22,6 +25,9 @@ import {
 const history = shopHistory();
 // Before the rename, the split and the backfills: the restore has work to do after the load.
 const EARLY = history.find((m) => m.key.endsWith('create_order_audit'))!;
+// The test server trusts local connections, so any password works: the URL carries one to check
+// that no output and no stored file ever shows it.
+const PASSWORD = 'catalog-Secret-9f3a';
 
 let source: TestDatabase;
 let snapshots: Awaited<ReturnType<typeof tempDir>>;
@@ -31,7 +37,9 @@ let id: string;
 beforeAll(async () => {
   source = await createTestDatabase('catalog');
   snapshots = await tempDir();
-  target = { databaseUrl: source.url, snapshotDir: snapshots.path };
+  const url = new URL(source.url);
+  url.password = PASSWORD;
+  target = { databaseUrl: url.toString(), snapshotDir: snapshots.path };
   await strataJson(target, ['migrate', 'up', '--to', EARLY.id]);
   await seedShop(source.url);
   id = await takeSnapshot(target, 'catalog e2e');
@@ -77,6 +85,15 @@ describe('strata list / show / verify', () => {
     expect(text.exitCode, describeRun(text)).toBe(0);
     expect(text.stdout).toContain(id);
     expect(text.stdout).toContain('customers');
+
+    expect(JSON.stringify(shown)).not.toContain(PASSWORD);
+    expect(text.stdout + text.stderr).not.toContain(PASSWORD);
+    for (const file of await listFiles(snapshots.path)) {
+      if (file.endsWith('.json')) expect(await readFile(file, 'utf8'), file).not.toContain(PASSWORD);
+    }
+    const snapshotRun = await strata(target, ['snapshot', '--description', 'second']);
+    expect(snapshotRun.exitCode, describeRun(snapshotRun)).toBe(0);
+    expect(snapshotRun.stdout + snapshotRun.stderr).not.toContain(PASSWORD);
   });
 
   it('verifies every file of the snapshot', async () => {
