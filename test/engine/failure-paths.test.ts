@@ -1,7 +1,7 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKnexForTest, listSnapshots, migrateUp, restore, snapshot, verifySnapshot } from './engine-imports.js';
+import { createKnexForTest, listSnapshots, restore, snapshot, verifySnapshot } from './engine-imports.js';
 import { adminQuery, createTestDatabase, databaseUrl, dropDatabase, type TestDatabase } from '../support/database.js';
 import { engineProject, type EngineProject } from '../support/engine.js';
 
@@ -47,12 +47,7 @@ describe('a failed or interrupted command leaves nothing half-made', () => {
   beforeAll(async () => {
     source = await createTestDatabase('failures');
     project = await engineProject({ '20240101000000_schema.mjs': SCHEMA });
-    const knex = createKnexForTest(source.url);
-    try {
-      await migrateUp(knex, project.config);
-    } finally {
-      await knex.destroy();
-    }
+    await project.migrate(source.url);
   });
 
   afterAll(async () => {

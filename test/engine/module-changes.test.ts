@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedConfig } from '../../packages/core/src/index.js';
-import { createKnexForTest, migrateUp, restore, snapshot } from './engine-imports.js';
+import { createKnexForTest, restore, snapshot } from './engine-imports.js';
 import { createTestDatabase, databaseUrl, dropDatabase, type TestDatabase } from '../support/database.js';
 import { engineProject, type EngineProject } from '../support/engine.js';
 
@@ -31,12 +31,7 @@ describe('modules that came or went between snapshot and restore', () => {
     await mkdir(legacyDir);
     await writeFile(path.join(legacyDir, '20240102000000_legacy.mjs'), LEGACY);
     project.config.modules.legacy = { migrations: legacyDir };
-    const knex = createKnexForTest(source.url);
-    try {
-      await migrateUp(knex, project.config);
-    } finally {
-      await knex.destroy();
-    }
+    await project.migrate(source.url);
   });
 
   afterAll(async () => {

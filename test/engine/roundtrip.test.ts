@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrateUp, restore, snapshot, createKnexForTest } from './engine-imports.js';
+import { restore, snapshot, createKnexForTest } from './engine-imports.js';
 import { adminQuery, createTestDatabase, databaseUrl, dropDatabase, type TestDatabase } from '../support/database.js';
 import { engineProject, type EngineProject } from '../support/engine.js';
 
@@ -72,9 +72,9 @@ describe('snapshot and restore round-trip every value exactly', () => {
   beforeAll(async () => {
     source = await createTestDatabase('roundtrip');
     project = await engineProject({ '20240101000000_schema.mjs': SCHEMA }, { exclude: ['session_cache'] });
+    await project.migrate(source.url);
     const knex = createKnexForTest(source.url);
     try {
-      await migrateUp(knex, project.config);
       await knex.raw(DATA);
     } finally {
       await knex.destroy();

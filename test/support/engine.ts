@@ -1,7 +1,8 @@
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { LoadedConfig, OperationContext, ResolvedEnvironment } from '../../packages/core/src/index.js';
+import { createKnex } from '../../packages/core/src/db/pg-connect.js';
+import { migrateUp, type LoadedConfig, type OperationContext, type ResolvedEnvironment } from '../../packages/core/src/index.js';
 import { LocalStorage } from '../../packages/plugin-local/src/local-storage.js';
 
 /** A throw-away strata project in a temp dir: one module whose migrations are given as source. */
@@ -10,6 +11,8 @@ export interface EngineProject {
   config: LoadedConfig;
   /** A context for the core functions, on `databaseUrl`, with snapshots under `dir/snapshots`. */
   context(databaseUrl: string, extra?: Partial<OperationContext>): OperationContext & { warnings: string[] };
+  /** Applies every pending migration of the project to `databaseUrl`. */
+  migrate(databaseUrl: string): Promise<void>;
 }
 
 /**
@@ -37,6 +40,14 @@ export async function engineProject(migrations: Record<string, string>, options:
       const env: ResolvedEnvironment = { name: 'test', databaseUrl, storageUrl: 'file://./snapshots', storageOptions: {}, raw: {} };
       const warnings: string[] = [];
       return { config, env, storage, log: (level, message) => level === 'warn' && warnings.push(message), warnings, ...extra };
+    },
+    async migrate(databaseUrl) {
+      const knex = createKnex(databaseUrl);
+      try {
+        await migrateUp(knex, config);
+      } finally {
+        await knex.destroy();
+      }
     },
   };
 }

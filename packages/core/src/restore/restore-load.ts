@@ -9,13 +9,17 @@ import { IntegrityError, isNotFound, MigrationError, StrataError } from '../erro
 import type { Manifest, TableEntry } from '../format/manifest-schema.js';
 import { CopyRowCounter, DigestStream } from '../format/stream-digest.js';
 import type { OperationContext } from '../operation-context.js';
-import { checkTable } from '../snapshot/snapshot-catalog.js';
+import { checkTable, verifyTable } from '../snapshot/snapshot-catalog.js';
 import { endClient } from '../snapshot/snapshot-capture.js';
 import { foreignKeyOrder } from './fk-order.js';
 import type { RestoreReport, RestoreTableResult } from './restore-types.js';
 
-/** Connections used to rebuild indexes and constraints in parallel after the load. */
-const REBUILD_CONNECTIONS = 2;
+/**
+ * Connections used to rebuild indexes and key constraints in parallel after the load. Each
+ * statement locks one table and commits on its own, so parallel builds cannot deadlock.
+ * Foreign keys lock two tables each and could, so they are added one at a time.
+ */
+const INDEX_CONNECTIONS = 2;
 
 /** What the load did, for the report. */
 export interface LoadResult {
@@ -145,11 +149,11 @@ export async function loadData(
   }
   try {
     // Unique structures first: foreign keys need the referenced keys in place.
-    await rebuild(ctx, url, indexes.map((i) => ({
+    await rebuild(ctx, url, INDEX_CONNECTIONS, indexes.map((i) => ({
       item: i.name,
       sql: i.constraintType ? `ALTER TABLE ${qualified(i.schema, i.table)} ADD CONSTRAINT ${quoteIdent(i.name)} ${i.definition}` : i.definition,
     })));
-    await rebuild(ctx, url, fks.map((fk) => ({
+    await rebuild(ctx, url, 1, fks.map((fk) => ({
       item: fk.name,
       sql: `ALTER TABLE ${qualified(fk.schema, fk.table)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition}`,
     })));
@@ -193,13 +197,18 @@ async function loadTable(
     const missing = isNotFound(cause);
     if (cause instanceof StrataError && !missing) throw cause;
     const zlibCode = (error as { code?: string }).code;
+    // Damage inside a gzip stream can decompress into garbage that COPY rejects before gzip's
+    // own CRC would: when COPY fails, re-check the file, so the user hears the real cause.
+    const damage = missing || zlibCode?.startsWith('Z_') ? undefined : (await verifyTable({ ...ctx, onProgress: undefined }, prefix, entry)).error;
     const reason = missing
       ? 'is missing'
       : zlibCode?.startsWith('Z_')
         ? 'is truncated or corrupt'
-        : `could not be loaded (${(error as Error).message})`;
+        : damage
+          ? `is corrupt (${damage})`
+          : `could not be loaded (${(error as Error).message})`;
     throw new IntegrityError(`The data file of table ${id} in snapshot ${manifest.id} ${reason}.`, {
-      code: zlibCode?.startsWith('Z_') || missing ? 'data-corrupt' : 'data-load-failed',
+      code: missing || zlibCode?.startsWith('Z_') || damage ? 'data-corrupt' : 'data-load-failed',
       hint: `Run \`strata verify ${manifest.id}\` to check every file, or restore another snapshot.`,
       cause: error,
     });
@@ -215,11 +224,11 @@ async function loadTable(
   return { table: id, rows: sink.rowCount, durationMs: Date.now() - started };
 }
 
-/** Runs DDL statements on a few connections at once (index builds are CPU-bound per index). */
-async function rebuild(ctx: OperationContext, url: string, statements: { item: string; sql: string }[]): Promise<void> {
+/** Runs DDL statements on up to `connections` connections at once, each statement on its own. */
+async function rebuild(ctx: OperationContext, url: string, connections: number, statements: { item: string; sql: string }[]): Promise<void> {
   if (statements.length === 0) return;
   const queue = [...statements];
-  const workers = Math.min(REBUILD_CONNECTIONS, queue.length);
+  const workers = Math.min(connections, queue.length);
   const clients: pg.Client[] = [];
   try {
     for (let i = 0; i < workers; i++) {

@@ -53,7 +53,8 @@ export async function verifySnapshot(ctx: CatalogContext, id: string): Promise<V
   return { id: manifest.id, ok: tables.every((t) => t.status === 'ok'), tables };
 }
 
-async function verifyTable(ctx: CatalogContext, prefix: string, table: TableEntry): Promise<VerifyTableResult> {
+/** Re-reads one data file and checks it against its manifest entry. */
+export async function verifyTable(ctx: CatalogContext, prefix: string, table: TableEntry): Promise<VerifyTableResult> {
   const name = `${table.schema}.${table.name}`;
   const digest = new DigestStream();
   const counter = new CopyRowCounter((rows) =>
