@@ -249,7 +249,8 @@ describe('user errors', () => {
     const empty = await mkdtemp(path.join(os.tmpdir(), 'strata-cli-empty-'));
     temps.push(empty);
     const missing = expectJsonError(await strata(['restore', 'latest', '--replace', '--json'], { cwd: empty }), 2);
-    expect(missing.code).toBe('replace-not-confirmed');
+    expect(missing.code).toBe('invalid-arguments');
+    expect(missing.message).toContain('--confirm');
 
     const dir = await jsonConfigProject({ database: UNREACHABLE_URL, storage: `ftp://x:${SECRET}@h/p` });
     temps.push(dir);

@@ -154,7 +154,7 @@ describe('a failed or interrupted command leaves nothing half-made', () => {
     await knex.destroy();
 
     await expect(restore({ ...ctx, id: taken.id, database: target, replace: true, confirm: 'wrong' })).rejects.toMatchObject({
-      code: 'confirm-required',
+      code: 'replace-not-confirmed',
     });
     const report = await restore({ ...ctx, id: taken.id, database: target, replace: true, confirm: target });
     expect(report.safetySnapshotId).toBeDefined();

@@ -312,8 +312,10 @@ function isStrataErrorLike(error: unknown): error is StrataErrorLike {
   return error instanceof Error && typeof e?.code === 'string' && typeof e.exitCode === 'number' && 'hint' in error;
 }
 
+/** The first line that says something: oclif's parse errors open with a bare preamble. */
 function firstLine(text: string): string {
-  return (text.split('\n')[0] ?? text).trim();
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^The following errors? occurred:$/.test(l));
+  return lines[0] ?? text.trim();
 }
 
 /** The stack with its chain of causes: what someone debugging needs. */

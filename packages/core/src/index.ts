@@ -29,6 +29,7 @@ export type {
   CatalogContext,
 } from './snapshot/snapshot-types.js';
 export { restore } from './restore/restore-run.js';
+export { resolveRestoreTarget } from './restore/restore-target.js';
 export type { RestoreOptions, RestoreReport, RestorePlan, RestoreTableResult } from './restore/restore-types.js';
 export { migrationStatus, migrateUp, runMigrations, planRestoreMigrations } from './migrations/migration-runner.js';
 export { listMigrations, migrationKey, moduleTableName } from './migrations/migration-source.js';

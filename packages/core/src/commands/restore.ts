@@ -2,9 +2,8 @@ import { Args, Flags } from '@oclif/core';
 
 import { BaseCommand } from '../base-command.js';
 import { formatCount, formatDuration, renderTable } from '../cli/text-format.js';
-import { describeServer } from '../db/pg-connect.js';
-import { ConfigError } from '../errors.js';
 import { restore } from '../restore/restore-run.js';
+import { resolveRestoreTarget } from '../restore/restore-target.js';
 import type { RestorePlan, RestoreReport } from '../restore/restore-types.js';
 
 export default class Restore extends BaseCommand<typeof Restore> {
@@ -33,7 +32,7 @@ export default class Restore extends BaseCommand<typeof Restore> {
   static override flags = {
     database: Flags.string({ summary: 'Name of the database to create (default <project>_<env>_<YYYYMMDD>).', helpValue: 'NAME' }),
     'target-url': Flags.string({ summary: 'Restore onto another server; the database in this URL is the one created.', helpValue: 'URL' }),
-    replace: Flags.boolean({ summary: 'Replace an existing database instead of creating a new one; needs --confirm.' }),
+    replace: Flags.boolean({ summary: 'Replace an existing database instead of creating a new one; needs --confirm.', dependsOn: ['confirm'] }),
     confirm: Flags.string({ summary: 'The name of the database --replace replaces, typed out as a safeguard.', helpValue: 'NAME', dependsOn: ['replace'] }),
     'dry-run': Flags.boolean({ summary: 'Print the plan (migrations, tables, target) and change nothing.', default: false }),
   };
@@ -42,33 +41,21 @@ export default class Restore extends BaseCommand<typeof Restore> {
     const { flags } = this;
     const targetUrl = flags['target-url'];
     this.addSecretsOf(targetUrl);
-    if (flags.replace && !flags.confirm) {
-      throw new ConfigError('--replace needs --confirm with the name of the database it replaces.', {
-        code: 'replace-not-confirmed',
-        hint: 'Add --confirm <database name>; add --dry-run first to see which database that is.',
-      });
-    }
     const loaded = await this.loadEnvironment();
-    let database = flags.database;
-    if (flags.replace) {
-      // The database replaced is the one named, else the one of the target URL, else the environment's own.
-      database ??= describeServer(targetUrl ?? loaded.env.databaseUrl).database;
-      if (flags.confirm !== database) {
-        throw new ConfigError(`--confirm ${flags.confirm} does not match the database --replace would replace, ${database}.`, {
-          code: 'replace-not-confirmed',
-          hint: `Pass --confirm ${database} if you mean to replace it.`,
-        });
-      }
-    }
+    const target = {
+      database: flags.database,
+      targetUrl,
+      replace: flags.replace,
+      confirm: flags.confirm,
+    };
+    // Checked before storage is opened, so a mistyped --confirm costs nothing.
+    resolveRestoreTarget({ project: loaded.config.project, envName: loaded.env.name, envDatabaseUrl: loaded.env.databaseUrl, ...target });
 
     const ctx = await this.loadContext(loaded);
     const report = await restore({
       ...ctx,
       id: this.args.id,
-      database,
-      targetUrl,
-      replace: flags.replace ?? false,
-      confirm: flags.confirm,
+      ...target,
       dryRun: flags['dry-run'],
     });
 
@@ -110,8 +97,6 @@ export default class Restore extends BaseCommand<typeof Restore> {
     );
     if (report.replacedDatabaseRenamedTo) this.log(`The replaced database was kept as ${report.replacedDatabaseRenamedTo}.`);
     if (report.safetySnapshotId) this.log(`Safety snapshot of the replaced database: ${report.safetySnapshotId}.`);
-    // With --json the report carries them already.
-    if (!this.jsonEnabled()) for (const warning of report.warnings) this.note('warn', warning);
     this.log(
       `Restored snapshot ${plan.snapshotId} into database ${report.database} on ${plan.server}: ${report.tables.length} tables, ` +
         `${formatCount(rows)} rows in ${formatDuration(report.durationMs)}.`,

@@ -98,7 +98,7 @@ async function importConfigFile(file: string): Promise<unknown> {
   } catch (error) {
     throw new ConfigError(`The config ${path.basename(file)} could not be loaded: ${firstLine(error)}.`, {
       code: 'config-unreadable',
-      hint: `Fix the syntax error in ${file}.`,
+      hint: `Fix ${file} so that it loads with node and exports the config as its default export.`,
       cause: error,
     });
   }

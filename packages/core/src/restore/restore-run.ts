@@ -1,6 +1,6 @@
 import { throwIfAborted, normaliseAbort } from '../abort.js';
 import { connectClient, createKnex, describeServer, translatePgError, withDatabase } from '../db/pg-connect.js';
-import { ConfigError, DatabaseError, redactUrl } from '../errors.js';
+import { DatabaseError, redactUrl } from '../errors.js';
 import { snapshotPrefix } from '../format/manifest-io.js';
 import { planRestoreMigrations, runMigrations } from '../migrations/migration-runner.js';
 import type { MigrationRef } from '../migrations/migration-types.js';
@@ -12,13 +12,12 @@ import {
   createWorkDatabase,
   databaseExists,
   databaseExistsError,
-  defaultDatabaseName,
   dropAbandonedWorkDatabases,
   dropDatabase,
   endClient,
   openAdmin,
   promoteWorkDatabase,
-  resolveTargetName,
+  resolveRestoreTarget,
 } from './restore-target.js';
 import type { RestoreOptions, RestorePlan, RestoreReport } from './restore-types.js';
 
@@ -42,26 +41,23 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
     ctx.log?.('warn', message);
   };
 
+  const target = resolveRestoreTarget({
+    project: config.project,
+    envName: env.name,
+    envDatabaseUrl: env.databaseUrl,
+    ...(options.targetUrl ? { targetUrl: options.targetUrl } : {}),
+    ...(options.database ? { database: options.database } : {}),
+    ...(options.replace ? { replace: true } : {}),
+    ...(options.confirm ? { confirm: options.confirm } : {}),
+  });
+  const { host, port } = describeServer(target.url);
+  const server = `${host}:${port}`;
+
   const manifest = await showSnapshot(ctx, options.id);
   const prefix = snapshotPrefix(manifest.project, manifest.environment, manifest.id);
   const migrations = await planRestoreMigrations(config, manifest.modules);
   for (const module of migrations.removedModules) warn(`Module ${module} is in the snapshot but no longer in the config; its tables are skipped.`);
   for (const module of migrations.newModules) warn(`Module ${module} is not in the snapshot; it is migrated fully after the load.`);
-
-  const target = resolveTargetName({
-    envDatabaseUrl: env.databaseUrl,
-    ...(options.targetUrl ? { targetUrl: options.targetUrl } : {}),
-    ...(options.database ? { database: options.database } : {}),
-    defaultName: defaultDatabaseName(config.project, env.name),
-  });
-  const { host, port } = describeServer(target.url);
-  const server = `${host}:${port}`;
-  if (options.replace && options.confirm !== target.database) {
-    throw new ConfigError(`Replacing the database "${target.database}" needs --confirm ${target.database}.`, {
-      code: 'confirm-required',
-      hint: `Add --confirm ${target.database} to confirm that this database may be replaced.`,
-    });
-  }
 
   const plan: RestorePlan = {
     snapshotId: manifest.id,

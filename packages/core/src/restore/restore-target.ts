@@ -38,9 +38,39 @@ export function checkDatabaseName(name: string): void {
 }
 
 /**
- * Works out the target database from the options: `targetUrl` names server and database; else the
- * environment's server with `database` or the default name.
+ * The database a restore creates or replaces, checked before anything is read or touched:
+ * `targetUrl` names server and database; else `database` on the environment's server; else, for
+ * `replace`, the environment's own database; else `<project>_<env>_<YYYYMMDD>`. Replacing needs
+ * `confirm` equal to the name of the database replaced.
  */
+export function resolveRestoreTarget(options: {
+  project: string;
+  envName: string;
+  envDatabaseUrl: string;
+  targetUrl?: string;
+  database?: string;
+  replace?: boolean;
+  confirm?: string;
+}): { database: string; url: string } {
+  const database = options.database ?? (options.replace && !options.targetUrl ? describeServer(options.envDatabaseUrl).database : undefined);
+  const target = resolveTargetName({
+    envDatabaseUrl: options.envDatabaseUrl,
+    ...(options.targetUrl ? { targetUrl: options.targetUrl } : {}),
+    ...(database ? { database } : {}),
+    defaultName: defaultDatabaseName(options.project, options.envName),
+  });
+  if (options.replace && options.confirm !== target.database) {
+    throw new ConfigError(
+      options.confirm
+        ? `--confirm ${options.confirm} does not match the database --replace would replace, ${target.database}.`
+        : `Replacing the database "${target.database}" needs --confirm ${target.database}.`,
+      { code: 'replace-not-confirmed', hint: `Pass --confirm ${target.database} if you mean to replace it; --dry-run shows the plan first.` },
+    );
+  }
+  return target;
+}
+
+/** Works out the target database's name and URL (see `resolveRestoreTarget`). */
 export function resolveTargetName(options: {
   envDatabaseUrl: string;
   targetUrl?: string;
