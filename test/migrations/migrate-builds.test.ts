@@ -1,36 +1,23 @@
 // A database migrated by the compiled `.js` build must look up to date to the `.ts` sources and
 // the other way round: names compare without extension.
-import type { Knex } from 'knex';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { createKnex } from '../../packages/core/src/db/pg-connect.js';
 import { migrateUp, migrationStatus, runMigrations } from '../../packages/core/src/migrations/migration-runner.js';
 import { listMigrations } from '../../packages/core/src/migrations/migration-source.js';
 import { fixtureConfig } from '../fixtures/migrations/fixture-config.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useKnexDatabase } from '../support/database.js';
 
 const compiled = fixtureConfig({ inventory: { dir: 'build/compiled' } });
 const sources = fixtureConfig({ inventory: { dir: 'build/src' } });
 
-let db: TestDatabase;
-let knex: Knex;
-
-beforeAll(async () => {
-  db = await createTestDatabase('migrate_builds');
-  knex = createKnex(db.url);
-});
-
-afterAll(async () => {
-  await knex?.destroy();
-  await db?.drop();
-});
+const test = useKnexDatabase('migrate_builds');
 
 describe('.js records against .ts code', () => {
   it('sees the compiled build’s records as applied by the sources', async () => {
-    const ran = await migrateUp(knex, compiled, { to: 'inventory:20240101120000_create_widgets' });
+    const ran = await migrateUp(test.knex, compiled, { to: 'inventory:20240101120000_create_widgets' });
     expect(ran.map((r) => r.name)).toEqual(['20240101120000_create_widgets.js']);
 
-    const [status] = await migrationStatus(knex, sources);
+    const [status] = await migrationStatus(test.knex, sources);
     expect(status).toEqual({
       module: 'inventory',
       tableName: 'knex_migrations_inventory',
@@ -46,14 +33,14 @@ describe('.js records against .ts code', () => {
     expect(createWidgetsTs?.name).toBe('20240101120000_create_widgets.ts');
     const seen: string[] = [];
     // Running it again would fail: "relation widgets already exists".
-    await runMigrations(knex, sources, [createWidgetsTs!], { onMigration: (ref) => seen.push(ref.name) });
+    await runMigrations(test.knex, sources, [createWidgetsTs!], { onMigration: (ref) => seen.push(ref.name) });
     expect(seen).toEqual([]);
   });
 
-  it('runs only the missing migration from the sources, without knex calling the folder corrupt', async () => {
-    const ran = await migrateUp(knex, sources);
+  it('runs only the missing migration from the sources, without test.knex calling the folder corrupt', async () => {
+    const ran = await migrateUp(test.knex, sources);
     expect(ran.map((r) => r.name)).toEqual(['20240102120000_add_widget_color.ts']);
-    const rows = await knex('knex_migrations_inventory').select('name').orderBy('id');
+    const rows = await test.knex('knex_migrations_inventory').select('name').orderBy('id');
     expect(rows.map((r: { name: string }) => r.name)).toEqual([
       '20240101120000_create_widgets.js',
       '20240102120000_add_widget_color.ts',
@@ -62,10 +49,10 @@ describe('.js records against .ts code', () => {
 
   it('is up to date for both builds', async () => {
     for (const config of [sources, compiled]) {
-      const [status] = await migrationStatus(knex, config);
+      const [status] = await migrationStatus(test.knex, config);
       expect(status?.pending).toEqual([]);
       expect(status?.missing).toEqual([]);
-      expect(await migrateUp(knex, config)).toEqual([]);
+      expect(await migrateUp(test.knex, config)).toEqual([]);
     }
   });
 });

@@ -1,36 +1,21 @@
-import type { Knex } from 'knex';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { createKnex } from '../../packages/core/src/db/pg-connect.js';
 import { ConfigError, DatabaseError, MigrationError } from '../../packages/core/src/errors.js';
 import { migrateUp, migrationStatus } from '../../packages/core/src/migrations/migration-runner.js';
 import { fixtureConfig, shopConfig } from '../fixtures/migrations/fixture-config.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useKnexDatabase } from '../support/database.js';
 
 const failing = fixtureConfig({ gadgets: { dir: 'failing' } });
 
-let db: TestDatabase;
-let knex: Knex;
+const test = useKnexDatabase('migrate_errors');
 
-beforeAll(async () => {
-  db = await createTestDatabase('migrate_errors');
-  knex = createKnex(db.url);
-});
-
-afterAll(async () => {
-  await knex?.destroy();
-  await db?.drop();
-});
-
-async function tableExists(name: string): Promise<boolean> {
-  const { rows } = await knex.raw<{ rows: { found: string | null }[] }>('SELECT to_regclass(?) AS found', [name]);
-  return rows[0]?.found !== null;
-}
+const tableExists = (name: string): Promise<boolean> => test.tableExists(name);
 
 describe('migration errors', () => {
   it('reports a failing migration by module and name, with the driver message and cause', async () => {
     const ran: string[] = [];
-    const error = await migrateUp(knex, failing, { onMigration: (ref) => ran.push(ref.name) }).catch((e: unknown) => e);
+    const error = await migrateUp(test.knex, failing, { onMigration: (ref) => ran.push(ref.name) }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MigrationError);
     const e = error as MigrationError;
     expect(e.code).toBe('migration-failed');
@@ -41,13 +26,13 @@ describe('migration errors', () => {
     expect((e.cause as { code?: string }).code).toBe('42P01');
     // The first migration ran and is recorded; the failing one is neither recorded nor half-applied.
     expect(ran).toEqual(['20240101120000_create_gadgets.ts']);
-    const [status] = await migrationStatus(knex, failing);
+    const [status] = await migrationStatus(test.knex, failing);
     expect(status?.applied).toEqual(['20240101120000_create_gadgets.ts']);
     expect(status?.pending).toEqual(['20240102120000_break.ts']);
     expect(await tableExists('gadgets')).toBe(true);
     expect(await tableExists('gadget_notes')).toBe(false);
     // knex released its lock: a second attempt fails the same way, not with "locked".
-    await expect(migrateUp(knex, failing)).rejects.toMatchObject({ code: 'migration-failed' });
+    await expect(migrateUp(test.knex, failing)).rejects.toMatchObject({ code: 'migration-failed' });
   });
 
   it('refuses two modules sharing one migrations table', async () => {
@@ -55,7 +40,7 @@ describe('migration errors', () => {
       a: { dir: 'shop/accounts', tableName: 'knex_migrations' },
       b: { dir: 'shop/catalog', tableName: 'knex_migrations' },
     });
-    const error = await migrationStatus(knex, config).catch((e: unknown) => e);
+    const error = await migrationStatus(test.knex, config).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).code).toBe('migrations-table-shared');
   });
@@ -73,8 +58,8 @@ describe('migration errors', () => {
   });
 
   it('translates a missing database into a DatabaseError', async () => {
-    const url = new URL(db.url);
-    url.pathname = `/${db.name}_absent`;
+    const url = new URL(test.db.url);
+    url.pathname = `/${test.db.name}_absent`;
     const absent = createKnex(url.toString());
     try {
       await expect(migrateUp(absent, shopConfig())).rejects.toMatchObject({ code: 'database-not-found' });

@@ -1,7 +1,6 @@
 import type { Knex } from 'knex';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { createKnex } from '../../packages/core/src/db/pg-connect.js';
 import { ConfigError } from '../../packages/core/src/errors.js';
 import {
   migrateUp,
@@ -11,7 +10,7 @@ import {
 import { listMigrations } from '../../packages/core/src/migrations/migration-source.js';
 import type { MigrationRef, ModuleMigrationStatus } from '../../packages/core/src/migrations/migration-types.js';
 import { shopConfig } from '../fixtures/migrations/fixture-config.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useKnexDatabase } from '../support/database.js';
 
 const config = shopConfig();
 const ids = (refs: MigrationRef[]): string[] => refs.map((r) => `${r.module}:${r.name}`);
@@ -29,26 +28,12 @@ const GLOBAL_ORDER = [
   'accounts:20240501000000_add_user_phone.ts',
 ];
 
-let db: TestDatabase;
-let knex: Knex;
+const test = useKnexDatabase('migrate_up');
 
-beforeAll(async () => {
-  db = await createTestDatabase('migrate_up');
-  knex = createKnex(db.url);
-});
-
-afterAll(async () => {
-  await knex?.destroy();
-  await db?.drop();
-});
-
-async function tableExists(name: string): Promise<boolean> {
-  const { rows } = await knex.raw<{ rows: { found: string | null }[] }>('SELECT to_regclass(?) AS found', [name]);
-  return rows[0]?.found !== null;
-}
+const tableExists = (name: string): Promise<boolean> => test.tableExists(name);
 
 async function recorded(table: string): Promise<{ name: string; batch: number }[]> {
-  return knex(table).select('name', 'batch').orderBy('id');
+  return test.knex(table).select('name', 'batch').orderBy('id');
 }
 
 // A plain knex migrator over the same folder and table, as the app itself would configure it.
@@ -66,7 +51,7 @@ describe('migrations of several modules against PostgreSQL', () => {
   });
 
   it('reports a fresh database as all pending without creating any table', async () => {
-    const status = byModule(await migrationStatus(knex, config));
+    const status = byModule(await migrationStatus(test.knex, config));
     expect(status.accounts).toEqual({
       module: 'accounts',
       tableName: 'knex_migrations_accounts',
@@ -81,19 +66,19 @@ describe('migrations of several modules against PostgreSQL', () => {
   });
 
   it('refuses an unknown --to, naming it', async () => {
-    const error = await migrateUp(knex, config, { to: 'orders:20990101_nope' }).catch((e: unknown) => e);
+    const error = await migrateUp(test.knex, config, { to: 'orders:20990101_nope' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).code).toBe('migration-unknown');
     expect((error as ConfigError).message).toContain('orders:20990101_nope');
     expect((error as ConfigError).hint).toContain('strata migrate status');
     // The migration exists, but in another module: still unknown.
-    await expect(migrateUp(knex, config, { to: 'accounts:20240201100000_create_orders' })).rejects.toBeInstanceOf(ConfigError);
+    await expect(migrateUp(test.knex, config, { to: 'accounts:20240201100000_create_orders' })).rejects.toBeInstanceOf(ConfigError);
     expect(await tableExists('users')).toBe(false);
   });
 
   it('with --to (no extension) runs interleaved across modules and stops after it', async () => {
     const seen: string[] = [];
-    const ran = await migrateUp(knex, config, {
+    const ran = await migrateUp(test.knex, config, {
       to: 'orders:20240201100000_create_orders',
       onMigration: (ref) => seen.push(`${ref.module}:${ref.name}`),
     });
@@ -101,12 +86,12 @@ describe('migrations of several modules against PostgreSQL', () => {
     expect(ids(ran)).toEqual(GLOBAL_ORDER.slice(0, 3));
     expect(seen).toEqual(GLOBAL_ORDER.slice(0, 3));
     expect(await tableExists('orders')).toBe(true);
-    const { rows } = await knex.raw<{ rows: { n: string }[] }>(
+    const { rows } = await test.knex.raw<{ rows: { n: string }[] }>(
       "SELECT count(*) AS n FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'email'",
     );
     expect(rows[0]?.n).toBe('0');
 
-    const status = byModule(await migrationStatus(knex, config));
+    const status = byModule(await migrationStatus(test.knex, config));
     expect(status.accounts?.applied).toEqual(['20240101120000_create_users.ts']);
     expect(status.accounts?.pending).toEqual(['20240301090000_add_user_email.cjs', '20240501000000_add_user_phone.ts']);
     expect(status.orders?.last).toBe('20240201100000_create_orders.ts');
@@ -116,7 +101,7 @@ describe('migrations of several modules against PostgreSQL', () => {
   });
 
   it('plans a restore of this state: the applied set before the load, the rest after', async () => {
-    const status = await migrationStatus(knex, config);
+    const status = await migrationStatus(test.knex, config);
     const manifestModules = Object.fromEntries(
       status.map((s) => [s.module, { tableName: s.tableName, last: s.last, applied: s.applied }]),
     );
@@ -128,29 +113,29 @@ describe('migrations of several modules against PostgreSQL', () => {
   });
 
   it('runs a migration with config.transaction = false outside a transaction (CREATE INDEX CONCURRENTLY)', async () => {
-    const ran = await migrateUp(knex, config, { to: 'catalog:20240301090000_index_products.mjs' });
+    const ran = await migrateUp(test.knex, config, { to: 'catalog:20240301090000_index_products.mjs' });
     expect(ids(ran)).toEqual(GLOBAL_ORDER.slice(3, 6));
     expect(await tableExists('products_sku_idx')).toBe(true);
   });
 
-  it('writes records the same as plain knex: knex continues where strata stopped, and strata after knex', async () => {
-    const [, log] = (await knex.migrate.latest(plainKnexConfig('catalog'))) as [number, string[]];
+  it('writes records the same as plain knex: test.knex continues where strata stopped, and strata after knex', async () => {
+    const [, log] = (await test.knex.migrate.latest(plainKnexConfig('catalog'))) as [number, string[]];
     expect(log).toEqual(['20240401000000_add_product_price.js']);
 
-    const ran = await migrateUp(knex, config);
+    const ran = await migrateUp(test.knex, config);
     expect(ids(ran)).toEqual(['accounts:20240501000000_add_user_phone.ts']);
-    expect(await migrateUp(knex, config)).toEqual([]);
+    expect(await migrateUp(test.knex, config)).toEqual([]);
   });
 
-  it('leaves nothing pending for the app’s own knex migrator', async () => {
+  it('leaves nothing pending for the app’s own test.knex migrator', async () => {
     for (const module of ['accounts', 'orders', 'catalog'] as const) {
-      const [completed, pending] = (await knex.migrate.list(plainKnexConfig(module))) as [{ name: string }[], unknown[]];
+      const [completed, pending] = (await test.knex.migrate.list(plainKnexConfig(module))) as [{ name: string }[], unknown[]];
       expect(pending).toEqual([]);
       expect(completed.map((c) => c.name)).toEqual(
         GLOBAL_ORDER.filter((id) => id.startsWith(`${module}:`)).map((id) => id.slice(module.length + 1)),
       );
     }
-    expect(await knex.migrate.currentVersion({ tableName: 'knex_migrations_accounts' })).toBe('20240501000000');
+    expect(await test.knex.migrate.currentVersion({ tableName: 'knex_migrations_accounts' })).toBe('20240501000000');
     // One knex batch per migration, as `knex migrate:up` writes.
     expect(await recorded('knex_migrations_orders')).toEqual([
       { name: '20240201100000_create_orders.ts', batch: 1 },
@@ -159,7 +144,7 @@ describe('migrations of several modules against PostgreSQL', () => {
   });
 
   it('reports everything applied', async () => {
-    const status = await migrationStatus(knex, config);
+    const status = await migrationStatus(test.knex, config);
     for (const s of status) {
       expect(s.pending).toEqual([]);
       expect(s.missing).toEqual([]);
@@ -169,14 +154,14 @@ describe('migrations of several modules against PostgreSQL', () => {
   });
 
   it('reports migrations recorded but absent from the code as missing', async () => {
-    await knex('knex_migrations_orders').insert({ name: '20240401000000_gone.js', batch: 3, migration_time: new Date() });
-    const orders = byModule(await migrationStatus(knex, config)).orders;
+    await test.knex('knex_migrations_orders').insert({ name: '20240401000000_gone.js', batch: 3, migration_time: new Date() });
+    const orders = byModule(await migrationStatus(test.knex, config)).orders;
     expect(orders?.missing).toEqual(['20240401000000_gone.js']);
     expect(orders?.last).toBe('20240401000000_gone.js');
     expect(orders?.pending).toEqual([]);
 
     const manifestModules = Object.fromEntries(
-      (await migrationStatus(knex, config)).map((s) => [s.module, { tableName: s.tableName, last: s.last, applied: s.applied }]),
+      (await migrationStatus(test.knex, config)).map((s) => [s.module, { tableName: s.tableName, last: s.last, applied: s.applied }]),
     );
     await expect(planRestoreMigrations(config, manifestModules)).rejects.toMatchObject({
       code: 'migration-missing',

@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { redactUrl } from '../../packages/core/src/errors.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -50,16 +51,8 @@ export interface DebianCluster {
   online: boolean;
 }
 
-/** Hides the password of a connection URL, for log lines. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '<unparseable URL>';
-  }
-}
+// Passwords are hidden the way strata itself hides them.
+export { redactUrl };
 
 /** Same server, another database (the maintenance database `postgres` by default). */
 export function withDatabase(url: string, database = 'postgres'): string {

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { inject } from 'vitest';
+import type { Knex } from 'knex';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { createKnex } from '../../packages/core/src/db/pg-connect.js';
 
 /** A database made for one test file, dropped by `drop()`. */
 export interface TestDatabase {
@@ -40,4 +42,35 @@ export async function createTestDatabase(prefix: string): Promise<TestDatabase> 
   const name = `strata_test_${prefix}_${randomBytes(4).toString('hex')}`.toLowerCase();
   await adminQuery(`CREATE DATABASE "${name}"`);
   return { name, url: databaseUrl(adminUrl, name), adminUrl, drop: () => dropDatabase(name) };
+}
+
+/**
+ * Registers beforeAll/afterAll hooks that give the calling test file its own database and a knex
+ * connected to it; read `db` and `knex` from the returned object inside tests.
+ */
+export function useKnexDatabase(prefix: string): { readonly db: TestDatabase; readonly knex: Knex; tableExists(name: string): Promise<boolean> } {
+  let db: TestDatabase | undefined;
+  let knex: Knex | undefined;
+  beforeAll(async () => {
+    db = await createTestDatabase(prefix);
+    knex = createKnex(db.url);
+  });
+  afterAll(async () => {
+    await knex?.destroy();
+    await db?.drop();
+  });
+  return {
+    get db() {
+      if (!db) throw new Error('useKnexDatabase: the database exists only inside tests');
+      return db;
+    },
+    get knex() {
+      if (!knex) throw new Error('useKnexDatabase: knex exists only inside tests');
+      return knex;
+    },
+    async tableExists(name) {
+      const { rows } = await this.knex.raw<{ rows: { found: string | null }[] }>('SELECT to_regclass(?) AS found', [name]);
+      return rows[0]?.found !== null;
+    },
+  };
 }

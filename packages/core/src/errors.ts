@@ -55,14 +55,17 @@ export class AbortedError extends StrataError {
   override readonly exitCode = 130;
 }
 
-/** Returns a URL string with any password replaced by `***`, safe for messages and logs. */
+/**
+ * Returns a URL string with any password replaced by `***`, safe for messages and logs. A string
+ * that does not parse as a URL is not shown at all: there is no telling where a password sits in it.
+ */
 export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
     return parsed.toString();
   } catch {
-    return url.replace(/(\/\/[^:/@]+:)[^@/]*@/, '$1***@');
+    return '<unparseable URL>';
   }
 }
 

@@ -1,6 +1,6 @@
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
-import { DatabaseError, StrataError, redactUrl } from '../errors.js';
+import { DatabaseError, StrataError } from '../errors.js';
 
 // int8, numeric, dates and times stay strings: strata never rounds or re-zones a value.
 const passThrough = (value: string): string => value;
@@ -115,4 +115,3 @@ export function qualified(schema: string, table: string): string {
   return `${quoteIdent(schema)}.${quoteIdent(table)}`;
 }
 
-export { redactUrl };
