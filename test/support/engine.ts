@@ -1,8 +1,7 @@
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createKnex } from '../../packages/core/src/db/pg-connect.js';
-import { migrateUp, type LoadedConfig, type OperationContext, type ResolvedEnvironment } from '../../packages/core/src/index.js';
+import { migrateUp, withKnex, type LoadedConfig, type OperationContext, type ResolvedEnvironment } from '../../packages/core/src/index.js';
 import { LocalStorage } from '../../packages/plugin-local/src/local-storage.js';
 
 /** A throw-away strata project in a temp dir: one module whose migrations are given as source. */
@@ -42,12 +41,7 @@ export async function engineProject(migrations: Record<string, string>, options:
       return { config, env, storage, log: (level, message) => level === 'warn' && warnings.push(message), warnings, ...extra };
     },
     async migrate(databaseUrl) {
-      const knex = createKnex(databaseUrl);
-      try {
-        await migrateUp(knex, config);
-      } finally {
-        await knex.destroy();
-      }
+      await withKnex(databaseUrl, (knex) => migrateUp(knex, config));
     },
   };
 }

@@ -34,4 +34,5 @@ export type { RestoreOptions, RestoreReport, RestorePlan, RestoreTableResult } f
 export { migrationStatus, migrateUp, runMigrations, planRestoreMigrations } from './migrations/migration-runner.js';
 export { listMigrations, migrationKey, moduleTableName } from './migrations/migration-source.js';
 export type { MigrationRef, ModuleMigrationStatus, RestoreMigrationPlan } from './migrations/migration-types.js';
+export { withKnex } from './db/pg-connect.js';
 export { STRATA_VERSION } from './version.js';

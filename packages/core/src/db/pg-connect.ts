@@ -24,6 +24,17 @@ export function withDatabase(url: string, database: string): string {
   return parsed.toString();
 }
 
+/** Driver codes meaning the server could not be reached. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'EAI_AGAIN']);
+/** PostgreSQL codes meaning the login itself failed: bad credentials or no such database. */
+const LOGIN_CODES = new Set(['28P01', '28000', '3D000']);
+
+/** Whether an error means strata never got a working session (unreachable, login refused). */
+export function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (UNREACHABLE_CODES.has(code) || LOGIN_CODES.has(code));
+}
+
 /**
  * Turns a driver error into one sentence a user can act on. Unknown errors pass through untouched
  * (they are bugs, and DEBUG shows their stack).
@@ -33,17 +44,14 @@ export function translatePgError(error: unknown, url: string, doing = 'connect t
   const { host, port, database, user } = describeServer(url);
   const code = (error as { code?: string } | null)?.code;
   const where = `${host}:${port}`;
+  if (code !== undefined && UNREACHABLE_CODES.has(code)) {
+    return new DatabaseError(`Cannot ${doing} PostgreSQL at ${where}: the server is unreachable (${code}).`, {
+      code: 'database-unreachable',
+      hint: 'Check that the server is running and that the host and port in the URL are right.',
+      cause: error,
+    });
+  }
   switch (code) {
-    case 'ECONNREFUSED':
-    case 'ENOTFOUND':
-    case 'EHOSTUNREACH':
-    case 'ETIMEDOUT':
-    case 'EAI_AGAIN':
-      return new DatabaseError(`Cannot ${doing} PostgreSQL at ${where}: the server is unreachable (${code}).`, {
-        code: 'database-unreachable',
-        hint: 'Check that the server is running and that the host and port in the URL are right.',
-        cause: error,
-      });
     case '28P01':
     case '28000':
       return new DatabaseError(`PostgreSQL at ${where} rejected the credentials of user "${user}".`, {
@@ -103,6 +111,21 @@ export function createKnex(url: string): Knex {
     pool: { min: 0, max: 1 },
     log: { warn: debug, error: debug, deprecate: debug, debug },
   });
+}
+
+/**
+ * Runs `work` with a knex on `url` and always destroys it; connection and login failures come
+ * out as one-sentence `DatabaseError`s.
+ */
+export async function withKnex<T>(url: string, work: (knex: Knex) => Promise<T>): Promise<T> {
+  const knex = createKnex(url);
+  try {
+    return await work(knex);
+  } catch (error) {
+    throw translatePgError(error, url);
+  } finally {
+    await knex.destroy();
+  }
 }
 
 /** Quotes an identifier for SQL. */

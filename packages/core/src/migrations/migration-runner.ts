@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { LoadedConfig } from '../config/config-loader.js';
-import { translatePgError } from '../db/pg-connect.js';
+import { isConnectionError, translatePgError } from '../db/pg-connect.js';
 import { ConfigError, MigrationError, StrataError } from '../errors.js';
 import type { ModuleEntry } from '../format/manifest-schema.js';
 import { ModuleMigrationSource } from './knex-migration-source.js';
@@ -42,8 +42,7 @@ export async function runMigrations(
   options: { onMigration?: (ref: MigrationRef) => void } = {},
 ): Promise<void> {
   if (migrations.length === 0) return;
-  const applied = await readApplied(knex, config);
-  const appliedKeys = new Map([...applied].map(([module, names]) => [module, new Set(names.map(migrationKey))]));
+  const appliedKeys = await readAppliedKeys(knex, config);
   const sources = new Map<string, ModuleMigrationSource>();
   for (const module of new Set(migrations.map((ref) => ref.module))) {
     const listed = await listModuleMigrations(config, module);
@@ -97,8 +96,7 @@ export async function migrateUp(
   const all = await listMigrations(config);
   let upTo = all.length;
   if (options.to !== undefined) upTo = all.indexOf(findTarget(all, options.to)) + 1;
-  const applied = await readApplied(knex, config);
-  const appliedKeys = new Map([...applied].map(([module, names]) => [module, new Set(names.map(migrationKey))]));
+  const appliedKeys = await readAppliedKeys(knex, config);
   const pending = all.slice(0, upTo).filter((ref) => !appliedKeys.get(ref.module)?.has(ref.key));
   const ran: MigrationRef[] = [];
   await runMigrations(knex, config, pending, {
@@ -203,7 +201,11 @@ async function readApplied(knex: Knex, config: LoadedConfig): Promise<Map<string
   return applied;
 }
 
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'EAI_AGAIN', '28P01', '28000', '3D000']);
+/** Per module, the keys (names without extension) of its recorded migrations. */
+async function readAppliedKeys(knex: Knex, config: LoadedConfig): Promise<Map<string, Set<string>>> {
+  const applied = await readApplied(knex, config);
+  return new Map([...applied].map(([module, names]) => [module, new Set(names.map(migrationKey))]));
+}
 
 async function migrationFailure(
   knex: Knex,
@@ -213,8 +215,7 @@ async function migrationFailure(
   error: unknown,
 ): Promise<StrataError> {
   if (error instanceof StrataError) return error;
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && CONNECTION_CODES.has(code)) {
+  if (isConnectionError(error)) {
     const translated = translatePgError(error, serverUrl(knex));
     if (translated instanceof StrataError) return translated;
   }

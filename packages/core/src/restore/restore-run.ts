@@ -1,5 +1,5 @@
 import { throwIfAborted, normaliseAbort } from '../abort.js';
-import { connectClient, createKnex, describeServer, translatePgError, withDatabase } from '../db/pg-connect.js';
+import { connectClient, describeServer, translatePgError, withDatabase, withKnex } from '../db/pg-connect.js';
 import { DatabaseError, redactUrl } from '../errors.js';
 import { snapshotPrefix } from '../format/manifest-io.js';
 import { planRestoreMigrations, runMigrations } from '../migrations/migration-runner.js';
@@ -151,14 +151,11 @@ function refName(ref: MigrationRef): string {
 
 async function migrate(ctx: OperationContext, url: string, refs: MigrationRef[]): Promise<void> {
   if (refs.length === 0) return;
-  const knex = createKnex(url);
-  try {
-    await runMigrations(knex, ctx.config, refs, {
+  await withKnex(url, (knex) =>
+    runMigrations(knex, ctx.config, refs, {
       onMigration: (ref) => ctx.onProgress?.({ phase: 'migrate', item: refName(ref), rows: 0, done: true }),
-    });
-  } finally {
-    await knex.destroy();
-  }
+    }),
+  );
 }
 
 async function planLoadOn(url: string, manifest: Parameters<typeof planLoad>[1], removedModules: string[]): ReturnType<typeof planLoad> {

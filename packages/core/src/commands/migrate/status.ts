@@ -1,6 +1,6 @@
 import { BaseCommand } from '../../base-command.js';
 import { renderTable } from '../../cli/text-format.js';
-import { createKnex, describeServer, translatePgError } from '../../db/pg-connect.js';
+import { describeServer, withKnex } from '../../db/pg-connect.js';
 import { migrationStatus } from '../../migrations/migration-runner.js';
 import type { ModuleMigrationStatus } from '../../migrations/migration-types.js';
 
@@ -14,15 +14,7 @@ export default class MigrateStatus extends BaseCommand<typeof MigrateStatus> {
 
   async run(): Promise<ModuleMigrationStatus[]> {
     const { config, env } = await this.loadEnvironment();
-    const knex = createKnex(env.databaseUrl);
-    let statuses: ModuleMigrationStatus[];
-    try {
-      statuses = await migrationStatus(knex, config);
-    } catch (error) {
-      throw translatePgError(error, env.databaseUrl);
-    } finally {
-      await knex.destroy();
-    }
+    const statuses = await withKnex(env.databaseUrl, (knex) => migrationStatus(knex, config));
 
     const { host, port, database } = describeServer(env.databaseUrl);
     this.logToStderr(`Environment ${env.name}: database ${database} on ${host}:${port}`);

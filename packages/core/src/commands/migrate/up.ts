@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 
 import { BaseCommand } from '../../base-command.js';
-import { createKnex, describeServer, translatePgError } from '../../db/pg-connect.js';
+import { describeServer, withKnex } from '../../db/pg-connect.js';
 import { migrateUp } from '../../migrations/migration-runner.js';
 import type { MigrationRef } from '../../migrations/migration-types.js';
 
@@ -26,18 +26,12 @@ export default class MigrateUp extends BaseCommand<typeof MigrateUp> {
     const { config, env } = await this.loadEnvironment();
     const { host, port, database } = describeServer(env.databaseUrl);
     this.logToStderr(`Environment ${env.name}: database ${database} on ${host}:${port}`);
-    const knex = createKnex(env.databaseUrl);
-    let applied: MigrationRef[];
-    try {
-      applied = await migrateUp(knex, config, {
+    const applied = await withKnex(env.databaseUrl, (knex) =>
+      migrateUp(knex, config, {
         ...(this.flags.to === undefined ? {} : { to: this.flags.to }),
         onMigration: (ref) => this.log(`applied ${ref.module}:${ref.name}`),
-      });
-    } catch (error) {
-      throw translatePgError(error, env.databaseUrl);
-    } finally {
-      await knex.destroy();
-    }
+      }),
+    );
     this.logToStderr(applied.length === 0 ? 'Nothing to apply: every module is up to date.' : `Applied ${applied.length} migration(s).`);
     return applied;
   }
