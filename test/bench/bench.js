@@ -332,36 +332,32 @@ const mb = (bytes) => {
 const secs = (s) => (s == null ? '—' : s.toFixed(2));
 const check = (ok) => (ok ? 'ok' : 'MISSED');
 
+const ratio = (s, base) => (s == null || base == null ? '' : `${(s / base).toFixed(2)}×`);
+
+/** A strata row: time, ratio against its PostgreSQL baseline, peak RSS, and both targets checked. */
+function strataRow(label, step, baseline, targetRatio, baselineName, output) {
+  const rssTarget = `RSS ≤ ${mb(TARGETS.rssBytes)}`;
+  if (!step) return [label, 'not run', '', '', output, `≤ ${targetRatio}× ${baselineName}; ${rssTarget}`];
+  const rssCheck = step.maxRssBytes == null ? 'n/a' : check(step.maxRssBytes <= TARGETS.rssBytes);
+  return [
+    label,
+    secs(step.seconds),
+    ratio(step.seconds, baseline?.seconds),
+    mb(step.maxRssBytes),
+    output,
+    `≤ ${targetRatio}× ${check(step.seconds / baseline.seconds <= targetRatio)}; ${rssTarget} ${rssCheck}`,
+  ];
+}
+
 function printTable(result) {
   const { steps } = result;
   const rows = [];
-  const ratio = (s, base) => (s == null || base == null ? '' : `${(s / base).toFixed(2)}×`);
   rows.push(['pg_dump --data-only -Fc', secs(steps.pgDump?.seconds), '1.00×', mb(steps.pgDump?.maxRssBytes), mb(steps.pgDump?.bytes), '']);
   const snap = steps.strataSnapshot;
-  const captureRatio = snap && snap.seconds / steps.pgDump.seconds;
-  rows.push([
-    'strata snapshot',
-    snap ? secs(snap.seconds) : 'not run',
-    ratio(snap?.seconds, steps.pgDump?.seconds),
-    snap ? mb(snap.maxRssBytes) : '',
-    snap?.bytes != null ? mb(snap.bytes) : '',
-    snap
-      ? `≤ ${TARGETS.captureRatio}× ${check(captureRatio <= TARGETS.captureRatio)}; RSS ≤ ${mb(TARGETS.rssBytes)} ${snap.maxRssBytes == null ? 'n/a' : check(snap.maxRssBytes <= TARGETS.rssBytes)}`
-      : `≤ ${TARGETS.captureRatio}× pg_dump; RSS ≤ ${mb(TARGETS.rssBytes)}`,
-  ]);
+  rows.push(strataRow('strata snapshot', snap, steps.pgDump, TARGETS.captureRatio, 'pg_dump', snap?.bytes != null ? mb(snap.bytes) : ''));
   rows.push(['pg_restore --data-only', secs(steps.pgRestore?.seconds), '1.00×', mb(steps.pgRestore?.maxRssBytes), '', '']);
   const load = steps.strataRestore;
-  const loadRatio = load && load.seconds / steps.pgRestore.seconds;
-  rows.push([
-    'strata restore',
-    load ? secs(load.seconds) : 'not run',
-    ratio(load?.seconds, steps.pgRestore?.seconds),
-    load ? mb(load.maxRssBytes) : '',
-    '',
-    load
-      ? `≤ ${TARGETS.loadRatio}× ${check(loadRatio <= TARGETS.loadRatio)}; RSS ≤ ${mb(TARGETS.rssBytes)} ${load.maxRssBytes == null ? 'n/a' : check(load.maxRssBytes <= TARGETS.rssBytes)}`
-      : `≤ ${TARGETS.loadRatio}× pg_restore; RSS ≤ ${mb(TARGETS.rssBytes)}`,
-  ]);
+  rows.push(strataRow('strata restore', load, steps.pgRestore, TARGETS.loadRatio, 'pg_restore', ''));
   if (load?.tableSeconds != null) {
     rows.push(['  of which table loads', secs(load.tableSeconds), ratio(load.tableSeconds, steps.pgRestore.seconds), '', '', '']);
     rows.push(['  rest (db, migrations, indexes, checks)', secs(load.seconds - load.tableSeconds), '', '', '', '']);
