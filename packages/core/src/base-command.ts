@@ -59,7 +59,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   /** Strings never to print: passwords of the URLs this run has seen. */
   private readonly secrets = new Set<string>();
   private progress: ProgressRenderer | undefined;
-  private storage: StorageDriver | undefined;
+  private readonly storages: StorageDriver[] = [];
   private abortController: AbortController | undefined;
   private signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
 
@@ -78,26 +78,32 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   /** Loads the config and picks the environment, without touching storage or the database. */
-  protected async loadEnvironment(): Promise<{ config: LoadedConfig; env: ResolvedEnvironment }> {
+  protected async loadEnvironment(name?: string): Promise<{ config: LoadedConfig; env: ResolvedEnvironment }> {
     const flags = this.flags as { config?: string; env?: string };
     const config = await loadConfig(flags.config === undefined ? {} : { configPath: flags.config });
-    const env = resolveEnvironment(config, flags.env);
+    return { config, env: this.pickEnvironment(config, name ?? flags.env) };
+  }
+
+  /** Picks an environment of a loaded config and remembers its secrets, so no output shows them. */
+  protected pickEnvironment(config: LoadedConfig, name: string | undefined): ResolvedEnvironment {
+    const env = resolveEnvironment(config, name);
     this.addSecretsOf(env.databaseUrl);
     this.addSecretsOf(env.storageUrl);
-    return { config, env };
+    this.addSecretValues(env.storageOptions);
+    return env;
   }
 
   /**
    * Everything a core operation needs: config, environment, the storage driver a plugin provides,
    * an abort signal tied to Ctrl-C, progress rendering and warnings. Pass what `loadEnvironment()`
-   * returned when the command needed it first, so the config is not loaded twice.
+   * returned when the command needed it first, so the config is not loaded twice. Commands that
+   * work on two environments (`copy`) call it once per environment; they share signal and progress.
    */
   protected async loadContext(loaded?: { config: LoadedConfig; env: ResolvedEnvironment }): Promise<CommandContext> {
     const { config, env } = loaded ?? (await this.loadEnvironment());
     const storage = await this.resolveStorage(env, config.baseDir);
-    this.storage = storage;
-    const json = this.jsonEnabled();
-    this.progress = json ? undefined : createProgressRenderer(process.stderr);
+    this.storages.push(storage);
+    if (!this.progress && !this.jsonEnabled()) this.progress = createProgressRenderer(process.stderr);
     const progress = this.progress;
     return {
       config,
@@ -132,6 +138,18 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       }
     } catch {
       // Not a URL: nothing to remember, and the generic scrubbing below still applies.
+    }
+  }
+
+  /**
+   * Remembers the secrets among a storage's options (`credentials`, and any key that names a
+   * secret, password or token), so that no error or warning a plugin raises can show them.
+   */
+  private addSecretValues(options: Record<string, unknown>, inSecret = false): void {
+    for (const [key, value] of Object.entries(options)) {
+      const secret = inSecret || /credential|secret|password|token/i.test(key);
+      if (typeof value === 'string' && secret && value.length >= 3) this.secrets.add(value);
+      else if (value && typeof value === 'object') this.addSecretValues(value as Record<string, unknown>, secret);
     }
   }
 
@@ -214,7 +232,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       process.off('SIGINT', this.signalHandler);
       process.off('SIGTERM', this.signalHandler);
     }
-    await this.storage?.close?.().catch(() => {});
+    for (const storage of this.storages) await storage.close?.().catch(() => {});
     return super.finally(error);
   }
 

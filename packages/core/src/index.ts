@@ -20,6 +20,7 @@ export { FORMAT_VERSION, MANIFEST_FILE } from './format/manifest-schema.js';
 export type { Manifest, TableEntry, ModuleEntry } from './format/manifest-schema.js';
 export { snapshot } from './snapshot/snapshot-capture.js';
 export { listSnapshots, showSnapshot, verifySnapshot } from './snapshot/snapshot-catalog.js';
+export { copySnapshot, type CopySnapshotOptions, type CopySnapshotResult } from './snapshot/snapshot-copy.js';
 export type {
   SnapshotOptions,
   SnapshotResult,

@@ -3,8 +3,11 @@ import type { StorageDriver } from './contracts/storage.js';
 
 /** Progress of long work, emitted often (at most every ~200 ms per table). */
 export interface ProgressEvent {
-  /** `capture`: reading a table; `load`: writing a table; `verify`: re-reading a file; `index`: rebuilding. */
-  phase: 'capture' | 'load' | 'verify' | 'index' | 'migrate';
+  /**
+   * `capture`: reading a table; `load`: writing a table; `verify`: re-reading a file; `index`:
+   * rebuilding; `copy`: moving a data file between storages (rows estimated from bytes until done).
+   */
+  phase: 'capture' | 'load' | 'verify' | 'index' | 'migrate' | 'copy';
   /** `schema.table`, or a migration name in the `migrate` phase. */
   item: string;
   /** Rows done so far in this item. */

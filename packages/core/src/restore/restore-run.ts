@@ -54,7 +54,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
   const server = `${host}:${port}`;
 
   const manifest = await showSnapshot(ctx, options.id);
-  const prefix = snapshotPrefix(manifest.project, manifest.environment, manifest.id);
+  const prefix = snapshotPrefix(config.project, env.name, manifest.id);
   const migrations = await planRestoreMigrations(config, manifest.modules);
   for (const module of migrations.removedModules) warn(`Module ${module} is in the snapshot but no longer in the config; its tables are skipped.`);
   for (const module of migrations.newModules) warn(`Module ${module} is not in the snapshot; it is migrated fully after the load.`);

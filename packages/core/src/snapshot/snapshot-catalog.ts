@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import pLimit from 'p-limit';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { normaliseAbort } from '../abort.js';
@@ -9,11 +10,12 @@ import { CopyRowCounter, DigestStream } from '../format/stream-digest.js';
 import type { CatalogContext, SnapshotSummary, VerifyResult, VerifyTableResult } from './snapshot-types.js';
 
 /**
- * Valid snapshots of the environment, newest first. A folder without a manifest is an incomplete
- * capture and is not listed; a damaged manifest is skipped with a warning.
+ * Valid snapshots of the environment, newest first (only the newest `limit` when given). A folder
+ * without a manifest is an incomplete capture and is not listed; a damaged manifest is skipped
+ * with a warning.
  */
-export async function listSnapshots(ctx: CatalogContext): Promise<SnapshotSummary[]> {
-  const manifests = await readAllManifests(ctx);
+export async function listSnapshots(ctx: CatalogContext, options: { limit?: number } = {}): Promise<SnapshotSummary[]> {
+  const manifests = await readManifests(ctx, options.limit);
   return manifests.map(summarise);
 }
 
@@ -21,7 +23,7 @@ export async function listSnapshots(ctx: CatalogContext): Promise<SnapshotSummar
 export async function showSnapshot(ctx: CatalogContext, id: string): Promise<Manifest> {
   const { config, env, storage } = ctx;
   if (id === 'latest') {
-    const [newest] = await readAllManifests(ctx);
+    const [newest] = await readManifests(ctx, 1);
     if (!newest) {
       throw new StorageError(`The environment "${env.name}" has no snapshots at ${storage.location}.`, {
         code: 'snapshot-not-found',
@@ -45,7 +47,8 @@ export async function showSnapshot(ctx: CatalogContext, id: string): Promise<Man
  */
 export async function verifySnapshot(ctx: CatalogContext, id: string): Promise<VerifyResult> {
   const manifest = await showSnapshot(ctx, id);
-  const prefix = snapshotPrefix(manifest.project, manifest.environment, manifest.id);
+  // Where it was found, which for a copied snapshot is not the environment it was taken in.
+  const prefix = snapshotPrefix(ctx.config.project, ctx.env.name, manifest.id);
   const tables: VerifyTableResult[] = [];
   for (const table of manifest.tables) {
     tables.push(await verifyTable(ctx, prefix, table));
@@ -88,24 +91,43 @@ function discard(): Writable {
   return new Writable({ write: (_chunk, _enc, cb) => cb() });
 }
 
-async function readAllManifests(ctx: CatalogContext): Promise<Manifest[]> {
+/** Manifests read at once while listing: enough to hide an object store's latency. */
+const CONCURRENT_MANIFEST_READS = 16;
+
+/**
+ * Valid manifests of the environment, newest first; with `limit`, only the newest `limit`.
+ * Snapshot ids are ULIDs, so the newest ids sort last: they are read first, and a limit stops
+ * the reading early instead of fetching every manifest of a long history.
+ */
+async function readManifests(ctx: CatalogContext, limit?: number): Promise<Manifest[]> {
   const { config, env, storage } = ctx;
   const ids: string[] = [];
   for await (const child of storage.listChildren(environmentPrefix(config.project, env.name))) ids.push(child);
-  const manifests: Manifest[] = [];
-  for (const id of ids) {
-    try {
-      manifests.push(await readManifest(storage, snapshotPrefix(config.project, env.name, id), id));
-    } catch (error) {
-      if (error instanceof StrataError && error.code === 'snapshot-not-found') continue; // incomplete capture
-      if (error instanceof StrataError) {
-        ctx.log?.('warn', `Skipping snapshot ${id}: ${error.message}`);
-        continue;
-      }
-      throw error;
-    }
+  ids.sort().reverse();
+  const limiter = pLimit(CONCURRENT_MANIFEST_READS);
+  const batchSize = limit === undefined ? Math.max(ids.length, 1) : Math.max(limit, CONCURRENT_MANIFEST_READS);
+  const found: Manifest[] = [];
+  for (let start = 0; start < ids.length && (limit === undefined || found.length < limit); start += batchSize) {
+    const batch = ids.slice(start, start + batchSize);
+    const manifests = await Promise.all(batch.map((id) => limiter(() => readListedManifest(ctx, id))));
+    for (const manifest of manifests) if (manifest) found.push(manifest);
   }
-  return manifests.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
+  found.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
+  return limit === undefined ? found : found.slice(0, limit);
+}
+
+/** A listed folder's manifest, or undefined for an incomplete capture or a damaged manifest (warned). */
+async function readListedManifest(ctx: CatalogContext, id: string): Promise<Manifest | undefined> {
+  try {
+    return await readManifest(ctx.storage, snapshotPrefix(ctx.config.project, ctx.env.name, id), id);
+  } catch (error) {
+    if (error instanceof StrataError && error.code === 'snapshot-not-found') return undefined; // incomplete capture
+    if (error instanceof StrataError) {
+      ctx.log?.('warn', `Skipping snapshot ${id}: ${error.message}`);
+      return undefined;
+    }
+    throw error;
+  }
 }
 
 function summarise(m: Manifest): SnapshotSummary {

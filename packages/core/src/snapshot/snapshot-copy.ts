@@ -1,0 +1,211 @@
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { text } from 'node:stream/consumers';
+import pLimit from 'p-limit';
+
+import { normaliseAbort, throwIfAborted } from '../abort.js';
+import { ConfigError, IntegrityError, isNotFound, StorageError } from '../errors.js';
+import { parseManifest, snapshotPrefix } from '../format/manifest-io.js';
+import { MANIFEST_FILE, type Manifest, type TableEntry } from '../format/manifest-schema.js';
+import { DigestStream } from '../format/stream-digest.js';
+import { checkTable, showSnapshot } from './snapshot-catalog.js';
+import type { CatalogContext } from './snapshot-types.js';
+
+/** Data files copied at once: enough to overlap two object stores' latencies, few enough to bound memory. */
+const CONCURRENT_FILE_COPIES = 4;
+
+export interface CopySnapshotOptions {
+  /** Where the snapshot is: an environment's config and storage. */
+  from: CatalogContext;
+  /** Where it goes: another environment's config and storage. Only this side's `signal`/`onProgress`/`log` are used. */
+  to: CatalogContext;
+  /** Snapshot id in `from`, or `latest`. */
+  id: string;
+}
+
+export interface CopySnapshotResult {
+  id: string;
+  /** `copied`, or `already-present` when the target already held the identical snapshot. */
+  status: 'copied' | 'already-present';
+  from: { environment: string; location: string };
+  to: { environment: string; location: string };
+  tables: number;
+  bytes: number;
+  durationMs: number;
+}
+
+/**
+ * Copies a snapshot from one environment's storage to another's (two buckets with their own
+ * credentials, S3 and `file://`, …). Each data file streams from source to target through a
+ * sha256 check against the manifest; the manifest is written last, byte for byte, so the copy
+ * exists only once every file arrived intact. A failed or interrupted copy removes what it wrote.
+ * The snapshot keeps its id and its manifest (which still names the environment it was taken in)
+ * and is listed among the target environment's snapshots.
+ */
+export async function copySnapshot(options: CopySnapshotOptions): Promise<CopySnapshotResult> {
+  const { from, to } = options;
+  const started = Date.now();
+  const signal = to.signal ?? from.signal;
+  if (from.env.name === to.env.name && from.config.project === to.config.project) {
+    throw new ConfigError(`Cannot copy a snapshot of "${from.env.name}" onto itself.`, {
+      code: 'copy-same-environment',
+      hint: 'Give two different environments: --from-env A --to-env B.',
+    });
+  }
+
+  const manifest = await showSnapshot(from, options.id);
+  const sourcePrefix = snapshotPrefix(from.config.project, from.env.name, manifest.id);
+  const targetPrefix = snapshotPrefix(to.config.project, to.env.name, manifest.id);
+  const manifestText = await text(await from.storage.read(`${sourcePrefix}${MANIFEST_FILE}`, { signal }));
+  const summary = {
+    id: manifest.id,
+    from: { environment: from.env.name, location: from.storage.location },
+    to: { environment: to.env.name, location: to.storage.location },
+    tables: manifest.tables.length,
+    bytes: manifest.tables.reduce((sum, t) => sum + t.bytes, 0),
+  };
+
+  if (await to.storage.exists(`${targetPrefix}${MANIFEST_FILE}`)) {
+    const present = await text(await to.storage.read(`${targetPrefix}${MANIFEST_FILE}`, { signal }));
+    if (sameSnapshot(present, manifest, `${to.storage.location}${targetPrefix}`)) {
+      return { ...summary, status: 'already-present', durationMs: Date.now() - started };
+    }
+    throw new StorageError(`A different snapshot with id ${manifest.id} already exists in environment "${to.env.name}" (${to.storage.location}).`, {
+      code: 'copy-target-exists',
+      hint: `Inspect it with \`strata show ${manifest.id} --env ${to.env.name}\`; remove it from the storage before copying again.`,
+    });
+  }
+
+  // No manifest there: whatever is under the prefix is an earlier copy that did not finish.
+  await to.storage.removePrefix(targetPrefix);
+  try {
+    const limiter = pLimit(CONCURRENT_FILE_COPIES);
+    const totalRows = manifest.tables.reduce((sum, t) => sum + t.rows, 0);
+    let rowsDone = 0;
+    await Promise.all(
+      manifest.tables.map((table) =>
+        limiter(async () => {
+          await copyDataFile({ from, to, id: manifest.id, table, sourcePrefix, targetPrefix, signal }, (rows, done) => {
+            to.onProgress?.({
+              phase: 'copy',
+              item: `${table.schema}.${table.name}`,
+              rows,
+              totalRows: table.rows,
+              overallRows: rowsDone + rows,
+              overallTotalRows: totalRows,
+              ...(done ? { done } : {}),
+            });
+            if (done) rowsDone += table.rows;
+          });
+        }),
+      ),
+    );
+    throwIfAborted(signal, 'copy');
+    await to.storage.write(`${targetPrefix}${MANIFEST_FILE}`, bufferStream(manifestText), { signal });
+  } catch (error) {
+    await to.storage.removePrefix(targetPrefix).catch((cleanup: Error) => {
+      to.log?.('warn', `Could not remove the incomplete copy at ${to.storage.location}${targetPrefix}: ${cleanup.message}`);
+    });
+    throw normaliseAbort(error, signal, 'copy');
+  }
+  return { ...summary, status: 'copied', durationMs: Date.now() - started };
+}
+
+interface DataFileCopy {
+  from: CatalogContext;
+  to: CatalogContext;
+  id: string;
+  table: TableEntry;
+  sourcePrefix: string;
+  targetPrefix: string;
+  signal: AbortSignal | undefined;
+}
+
+/** Streams one data file across, checking its size and sha256 on the way. */
+async function copyDataFile(copy: DataFileCopy, progress: (rows: number, done: boolean) => void): Promise<void> {
+  const { from, to, id, table, signal } = copy;
+  const name = `${table.schema}.${table.name}`;
+  const damaged = (reason: string, cause?: unknown): IntegrityError =>
+    new IntegrityError(`Snapshot ${id} in environment "${from.env.name}" is damaged: ${reason}.`, {
+      code: 'snapshot-corrupt',
+      hint: `Run \`strata verify ${id} --env ${from.env.name}\`; copy another snapshot.`,
+      ...(cause === undefined ? {} : { cause }),
+    });
+
+  let source: Readable;
+  try {
+    source = await from.storage.read(`${copy.sourcePrefix}${table.file}`, { signal });
+  } catch (error) {
+    if (isNotFound(error)) throw damaged(`the data file of ${name} is missing`, error);
+    throw error;
+  }
+  const digest = new DigestStream();
+  // The file stays compressed on the way, so rows are estimated from bytes until the last event.
+  const meter = new ByteMeter((bytes) => progress(table.bytes > 0 ? Math.min(table.rows, Math.floor((table.rows * bytes) / table.bytes)) : 0, false));
+  // pipe() forwards data, not errors: a failing source fails the body the target reads (and is
+  // the error reported), and a target that stops reading releases the source.
+  let failure: unknown;
+  const fail = (error: Error): void => {
+    failure ??= error;
+    meter.destroy(error);
+  };
+  source.once('error', fail);
+  digest.once('error', fail);
+  // The target's own pipeline sees the body's errors; this listener only keeps an error raised
+  // before the target started reading from going unhandled.
+  meter.on('error', (error) => {
+    failure ??= error;
+  });
+  meter.once('close', () => {
+    if (!meter.readableEnded) source.destroy();
+  });
+  source.pipe(digest).pipe(meter);
+  try {
+    await to.storage.write(`${copy.targetPrefix}${table.file}`, meter, { signal });
+  } catch (error) {
+    throw failure ?? error;
+  } finally {
+    meter.destroy();
+  }
+  if (failure) throw failure;
+  // The target consumed the whole body, so the digest has seen all of it.
+  const problem = checkTable(table, { bytes: digest.bytes, sha256: digest.sha256 });
+  if (problem) throw damaged(`the data file of ${name} does not match the manifest (${problem})`);
+  progress(table.rows, true);
+}
+
+/** Counts bytes as they pass and reports them at most every 200 ms. */
+class ByteMeter extends Transform {
+  bytes = 0;
+  private last = 0;
+  constructor(private readonly onBytes: (bytes: number) => void) {
+    super();
+  }
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    const now = Date.now();
+    if (now - this.last >= 200) {
+      this.last = now;
+      this.onBytes(this.bytes);
+    }
+    callback(null, chunk);
+  }
+}
+
+function bufferStream(body: string): Readable {
+  return Readable.from([Buffer.from(body)]);
+}
+
+/** Whether the manifest already in the target describes the same data as the one being copied. */
+function sameSnapshot(presentText: string, manifest: Manifest, where: string): boolean {
+  let present: Manifest;
+  try {
+    present = parseManifest(JSON.parse(presentText), where);
+  } catch {
+    return false;
+  }
+  if (present.id !== manifest.id || present.tables.length !== manifest.tables.length) return false;
+  return present.tables.every((t, i) => {
+    const other = manifest.tables[i];
+    return other !== undefined && other.file === t.file && other.sha256 === t.sha256 && other.bytes === t.bytes;
+  });
+}
