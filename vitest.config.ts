@@ -7,7 +7,7 @@ const jsonReport = process.env.STRATA_VITEST_JSON_REPORT;
 export default defineConfig({
   test: {
     include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'],
-    globalSetup: ['test/setup/global-setup.ts'],
+    globalSetup: ['test/setup/global-setup.ts', 'test/setup/s3-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // Container start or cluster start-up plus a slow teardown of leftovers.
