@@ -196,7 +196,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
         : `No installed plugin handles the storage ${shown}: it does not start with a scheme such as file:// or s3://.`,
       {
         code: 'storage-unsupported',
-        hint: scheme ? 'Install one, e.g. `strata plugins install @strata/plugin-s3`.' : 'Write the storage as a URL, e.g. file://./snapshots.',
+        hint: scheme
+          ? `Use a file:// or s3:// URL, or install a plugin that handles ${scheme}:// (\`strata plugins install <package>\`; \`strata plugins\` lists what is installed).`
+          : 'Write the storage as a URL, e.g. file://./snapshots or s3://bucket/prefix.',
       },
     );
   }

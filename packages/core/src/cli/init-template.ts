@@ -35,13 +35,14 @@ export default defineConfig({
   environments: {
     dev: {
       database: process.env.DATABASE_URL ? '\${DATABASE_URL}' : 'postgres://localhost/${project}_dev',
-      // file:// keeps snapshots in a directory (relative to this file); s3:// needs
-      // \`strata plugins install @strata/plugin-s3\`.
+      // file:// keeps snapshots in a directory (relative to this file); s3://bucket/prefix keeps
+      // them in S3 or any S3-compatible store (MinIO, R2), with credentials from the AWS chain.
       storage: 'file://./.strata/snapshots',
     },
     // prod: {
     //   database: '\${PROD_DATABASE_URL}',
-    //   storage: { url: 's3://my-bucket/strata', region: 'eu-west-1' },
+    //   storage: { url: 's3://my-bucket/strata', region: 'eu-west-1' },   // endpoint, forcePathStyle,
+    //   // credentials: { accessKeyId: '\${PROD_S3_KEY}', secretAccessKey: '\${PROD_S3_SECRET}' }, sse: 'aws:kms', kmsKeyId…
     // },
   },
 
