@@ -41,6 +41,10 @@ export class S3Storage implements StorageDriver {
 
   constructor(settings: S3Settings) {
     this.settings = settings;
+    // On Node 20 the SDK prints a seven-line notice that SDK releases after January 2027 need
+    // Node 22, on every strata command. strata pins its SDK version, so the notice is for
+    // strata's maintainers, not its users; setting the variable to "false" shows it again.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     this.client = new S3Client(s3ClientConfig(settings));
     if (settings.checksums === 'when-required') addContentMd5ToDeleteObjects(this.client);
     this.location = `s3://${settings.bucket}/${settings.prefix ? `${settings.prefix}/` : ''}`;

@@ -51,14 +51,15 @@ export function parseS3Url(url: string): ParsedS3Url {
       'Bucket names are 3 to 63 letters, digits, dots and hyphens; put the server address in the `endpoint` option, not in the URL.',
     );
   }
-  let decoded: string;
+  // The raw path, not `parsed.pathname`: URL parsing silently resolves `a/../b` to `b`.
+  const rawPath = (url.split(/[?#]/, 1)[0] ?? '').slice('s3://'.length + parsed.host.length);
+  let segments: string[];
   try {
-    decoded = decodeURIComponent(parsed.pathname);
+    segments = rawPath.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
   } catch (error) {
     throw configError('storage-url-invalid', `The storage URL for bucket ${bucket} has an invalid %-escape in its prefix.`, URL_FORM, error);
   }
-  const segments = decoded.split('/').filter((s) => s !== '');
-  if (segments.some((s) => s === '.' || s === '..') || decoded.includes('\0')) {
+  if (segments.some((s) => s === '.' || s === '..' || s.includes('/') || s.includes('\0'))) {
     throw configError('storage-url-invalid', `The storage URL for bucket ${bucket} has "." or ".." in its prefix.`, URL_FORM);
   }
   const query: Record<string, string> = {};
