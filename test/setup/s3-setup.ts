@@ -61,7 +61,8 @@ export async function startS3rver(): Promise<{ server: S3TestServer; stop: () =>
       });
     });
     return {
-      // s3rver accepts only its own fixed key pair and checks every signature.
+      // s3rver accepts only its own access key id; it does not check SigV4 signatures, so a wrong
+      // secret is accepted (the plugin tests cover SignatureDoesNotMatch through the fault proxy).
       server: { name: 's3rver', endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
       stop,
     };
