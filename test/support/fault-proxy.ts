@@ -18,6 +18,8 @@ export interface RecordedRequest {
   /** Request headers that matter to the tests. */
   range?: string;
   ifMatch?: string;
+  /** Every `x-amz-*` request header, lower-cased (encryption, storage class, checksums…). */
+  amzHeaders: Record<string, string>;
   /** What the proxy did with it. */
   action: string;
   /** Status sent to the client, when it got one. */
@@ -60,6 +62,9 @@ export async function startFaultProxy(target: string, rule: FaultRule = () => 'p
       query: Object.fromEntries(url.searchParams),
       operation: '',
       action: 'pass',
+      amzHeaders: Object.fromEntries(
+        Object.entries(req.headers).filter((e): e is [string, string] => e[0].startsWith('x-amz-') && typeof e[1] === 'string'),
+      ),
       ...(typeof req.headers.range === 'string' ? { range: req.headers.range } : {}),
       ...(typeof req.headers['if-match'] === 'string' ? { ifMatch: req.headers['if-match'] } : {}),
     };
