@@ -4,23 +4,33 @@
 //   npm run bench                          # 1,000,000 rows
 //   npm run bench -- --rows 200000
 //   npm run bench -- --sizes 1000000,5000000   # also compares strata's peak RSS across sizes
+//   npm run bench -- --big-table-gb 1          # also one ~1 GB table through S3 (peak RSS)
 //
-// Every database it makes is named strata_bench_<run id>…; all of them are dropped at the end,
-// on failure, and on SIGINT/SIGTERM. See docs/benchmarks.md.
+// strata runs on file:// and, against an s3rver the bench starts on 127.0.0.1, on s3:// (unless
+// --skip-s3). Every database it makes is named strata_bench_<run id>…; all of them, the work
+// directory and s3rver are gone at the end, on failure, and on SIGINT/SIGTERM. See docs/benchmarks.md.
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import knexFactory from 'knex';
-import pg from 'pg';
-import { TABLES, generateStatements, migrationSource, tableSizes } from './dataset.js';
+import {
+  BIG_TABLE,
+  BIG_TABLE_DOWN,
+  BIG_TABLE_UP,
+  TABLES,
+  bigTableRows,
+  bigTableStatements,
+  generateStatements,
+  migrationSource,
+  tableSizes,
+} from './dataset.js';
+import { countRowsAt, dirBytes, generateAt, migrateAt, query, relationBytesAt, sameCounts } from './db.js';
 import { canMeasureRss, measure, stopChildren } from './measure.js';
+import { mb, printBigTable, printRssAcrossSizes, printTable } from './report.js';
+import { S3RVER_CREDENTIALS, S3RVER_REGION, createBucket, startS3rver } from './s3rver.js';
+import { REPO, s3Mode, snapshotId, strataArgs, strataMode, tableLoadSeconds, waitForBuild } from './strata-cli.js';
 
-const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const CLI = join(REPO, 'packages/core/bin/run.js');
-const TARGETS = { captureRatio: 1.5, loadRatio: 1.5, rssBytes: 200 * 1024 * 1024, rssGrowth: 0.2 };
+const S3_BUCKET = 'strata-bench';
 const MIGRATIONS_TABLE = 'knex_migrations_bench';
 
 const { values: flags } = parseArgs({
@@ -29,13 +39,22 @@ const { values: flags } = parseArgs({
     sizes: { type: 'string' },
     'database-url': { type: 'string', default: process.env.STRATA_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
     'skip-strata': { type: 'boolean', default: false },
+    'skip-s3': { type: 'boolean', default: false },
+    'big-table-gb': { type: 'string' },
     via: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
 if (flags.help) {
-  console.log('usage: node test/bench/bench.js [--rows N] [--sizes N,M,…] [--database-url postgres://…/postgres] [--skip-strata] [--via api]');
+  console.log(
+    'usage: node test/bench/bench.js [--rows N] [--sizes N,M,…] [--database-url postgres://…/postgres] [--skip-strata] [--skip-s3] [--big-table-gb N] [--via api]',
+  );
   process.exit(0);
+}
+const bigTableGb = flags['big-table-gb'] == null ? null : Number(flags['big-table-gb']);
+if (bigTableGb != null && !(bigTableGb > 0 && bigTableGb <= 64)) {
+  console.error('--big-table-gb takes a size in GB above 0 (at most 64), e.g. --big-table-gb 1');
+  process.exit(2);
 }
 const sizes = (flags.sizes ?? flags.rows).split(',').map((s) => Number(s.replace(/[_,]/g, '').trim()));
 if (sizes.some((n) => !Number.isInteger(n) || n < 10)) {
@@ -57,39 +76,24 @@ function urlFor(database) {
   return url.toString();
 }
 
-async function admin(sql, params = []) {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    return await client.query(sql, params);
-  } finally {
-    await client.end();
-  }
-}
-
-async function createDatabase(name) {
-  await admin(`CREATE DATABASE "${name}"`);
-}
-
-async function countRows(database) {
-  const client = new pg.Client({ connectionString: urlFor(database) });
-  await client.connect();
-  try {
-    const counts = {};
-    for (const table of TABLES) {
-      counts[table] = Number((await client.query(`SELECT count(*) AS n FROM "${table}"`)).rows[0].n);
-    }
-    return counts;
-  } finally {
-    await client.end();
-  }
-}
+const admin = (sql, params) => query(adminUrl, sql, params);
+const createDatabase = (name) => admin(`CREATE DATABASE "${name}"`);
+const countRows = (database, tables = TABLES) => countRowsAt(urlFor(database), tables);
+const migrate = (dir, database) => migrateAt(urlFor(database), join(dir, 'migrations'), MIGRATIONS_TABLE);
+const generate = (database, statements) => generateAt(urlFor(database), statements);
+/** This run's s3rver: a promise of `{ endpoint, directory, stop }`, or of `{ error }` when it did not start. */
+let s3server;
 
 let cleaning;
-/** Drops every database of this run (only names with this run's id) and the work directory. Idempotent. */
+/**
+ * Stops s3rver (deleting its directory), drops every database of this run (only names with this
+ * run's id) and removes the work directory. Idempotent.
+ */
 function cleanup() {
   cleaning ??= (async () => {
     stopChildren();
+    const s3 = await s3server;
+    if (s3?.stop) await s3.stop().catch((error) => console.error(`cleanup: could not stop s3rver: ${error.message}`));
     try {
       const { rows } = await admin('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [prefix]);
       for (const { datname } of rows) await admin(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
@@ -113,122 +117,116 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 // ---------------------------------------------------------------------------------------------
 // Steps
 
-/** Writes the tiny strata project whose one module creates the bench schema. */
-async function writeBenchApp(dir, sourceDb) {
+/**
+ * Writes the tiny strata project whose one module creates the bench schema (`schema`: the
+ * migration's up/down SQL, the four tables by default). Environment `bench` keeps its snapshots
+ * in `file://./snapshots`; environment `s3`, written when this run's s3rver is up, has the same
+ * database and keeps them in the bench bucket.
+ */
+async function writeBenchApp(dir, sourceDb, schema = {}) {
   await mkdir(join(dir, 'migrations'), { recursive: true });
   await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'strata-bench-app', private: true, type: 'module' }, null, 2));
-  await writeFile(join(dir, 'migrations', '20240101000000_bench_schema.js'), migrationSource());
+  await writeFile(join(dir, 'migrations', '20240101000000_bench_schema.js'), migrationSource(schema.up, schema.down));
+  const environments = { bench: { database: urlFor(sourceDb), storage: 'file://./snapshots' } };
+  const s3 = await s3server;
+  if (s3?.endpoint) {
+    // Core hands every key but `url` to the storage plugin as its options.
+    environments.s3 = {
+      database: urlFor(sourceDb),
+      storage: {
+        url: `s3://${S3_BUCKET}/snapshots`,
+        endpoint: s3.endpoint,
+        region: S3RVER_REGION,
+        forcePathStyle: true,
+        credentials: S3RVER_CREDENTIALS,
+      },
+    };
+  }
   const config = {
     project: 'bench',
     modules: { bench: { migrations: './migrations', tableName: MIGRATIONS_TABLE } },
-    environments: { bench: { database: urlFor(sourceDb), storage: 'file://./snapshots' } },
+    environments,
   };
   const configPath = join(dir, 'strata.config.json');
   await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
   return configPath;
 }
 
-/** Runs the bench app's migrations with knex itself (as the app would), timed. */
-async function migrate(dir, database) {
-  const knex = knexFactory({ client: 'pg', connection: urlFor(database), pool: { min: 0, max: 1 } });
-  try {
-    const started = process.hrtime.bigint();
-    await knex.migrate.latest({ directory: join(dir, 'migrations'), tableName: MIGRATIONS_TABLE, loadExtensions: ['.js'] });
-    return Number(process.hrtime.bigint() - started) / 1e9;
-  } finally {
-    await knex.destroy();
-  }
-}
+/**
+ * strata snapshot, then strata restore of that snapshot into `restoredDb`, both timed, on
+ * environment `envName`; each step goes into `result.steps[keys[i]]` as soon as it is done, with
+ * seconds, maxRssBytes, and for the snapshot its size (growth of `bytesOf()`, the storage's size).
+ * The restored database's row counts are compared with `sourceCounts` (a mismatch is a note named
+ * after `label`), then it is dropped. With `serverCpu` (the storage server's CPU seconds so far),
+ * each step also records the server's CPU time during it as `serverCpuSeconds`.
+ */
+async function snapshotAndRestore(result, { label, keys, mode, envName, configPath, dir, restoredDb, sourceCounts, bytesOf, serverCpu }) {
+  const cliEnv = { ...process.env, NO_COLOR: '1' };
+  const run = async (args) => {
+    const cpuBefore = await serverCpu?.();
+    const step = await measure(process.execPath, args, { cwd: dir, env: cliEnv });
+    const cpuAfter = await serverCpu?.();
+    if (cpuBefore != null && cpuAfter != null) step.serverCpuSeconds = cpuAfter - cpuBefore;
+    return step;
+  };
+  const cpu = (step) =>
+    step.cpuSeconds == null ? '' : `, CPU ${step.cpuSeconds.toFixed(1)} s${step.serverCpuSeconds == null ? '' : ` + s3rver ${step.serverCpuSeconds.toFixed(1)} s`}`;
 
-async function generate(database, counts) {
-  const client = new pg.Client({ connectionString: urlFor(database) });
-  await client.connect();
-  try {
-    const started = process.hrtime.bigint();
-    for (const statement of generateStatements(counts)) await client.query(statement);
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    // Sets hint bits and statistics now, so the first reader (pg_dump) does not pay for them.
-    await client.query('VACUUM ANALYZE');
-    return seconds;
-  } finally {
-    await client.end();
-  }
-}
+  const before = await bytesOf();
+  const snapshot = await run(strataArgs(mode, 'snapshot', configPath, envName));
+  const { id } = snapshotId(snapshot.stdout);
+  snapshot.bytes = (await bytesOf()) - before;
+  result.steps[keys[0]] = snapshot;
+  console.log(`strata snapshot${label}: ${snapshot.seconds.toFixed(2)} s (id ${id}), peak RSS ${mb(snapshot.maxRssBytes)}${cpu(snapshot)}`);
 
-async function dirBytes(path) {
-  let total = 0;
-  for (const entry of await readdir(path, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) total += (await stat(join(entry.parentPath ?? entry.path, entry.name))).size;
-  }
-  return total;
-}
-
-/** Parses `--json` output: one document, pretty-printed or not (else its last line). */
-function parseJsonOutput(stdout) {
+  await waitForBuild();
+  const restore = await run(strataArgs(mode, 'restore', configPath, envName, id, restoredDb));
+  result.steps[keys[1]] = restore;
   try {
-    return JSON.parse(stdout);
+    restore.tableSeconds = tableLoadSeconds(restore.stdout);
   } catch {
-    return JSON.parse(stdout.trim().split('\n').filter(Boolean).at(-1) ?? 'null');
+    result.notes.push(`strata restore${label} --json output was not one JSON object; no breakdown`);
   }
+  console.log(`strata restore${label}: ${restore.seconds.toFixed(2)} s, peak RSS ${mb(restore.maxRssBytes)}${cpu(restore)}`);
+  if (!sameCounts(sourceCounts, await countRows(restoredDb, Object.keys(sourceCounts)))) {
+    result.notes.push(`strata restore${label} row counts differ from the source`);
+  }
+  await admin(`DROP DATABASE "${restoredDb}" WITH (FORCE)`);
 }
 
-/** Finds the snapshot id in `strata snapshot --json` output, whatever envelope it uses. */
-function snapshotId(stdout) {
-  const value = parseJsonOutput(stdout);
-  const id = value?.id ?? value?.snapshot?.id ?? value?.result?.id ?? value?.manifest?.id;
-  if (typeof id !== 'string') throw new Error(`strata snapshot --json printed no id: ${stdout.slice(0, 300)}`);
-  return { id, value };
-}
-
-const BUILD_OUTPUTS = ['packages/core/dist/index.js', 'packages/core/dist/commands', 'packages/plugin-local/dist/index.js'];
+/** Sizes the storage under `path` (0 before the first snapshot). */
+const bytesUnder = (path) => () => dirBytes(path);
 
 /**
- * Waits (up to 2 minutes) for the build outputs: `npm run build` starts with `rm -rf dist`, so a
- * build running elsewhere in the same checkout makes them vanish for a few seconds.
+ * The S3 half of a round: the same snapshot and restore as on file://, on the `s3` environment.
+ * Fills `result.steps.s3Snapshot`/`s3Restore`, or `result.s3Skipped`/`s3Error`.
  */
-async function waitForBuild() {
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (BUILD_OUTPUTS.every((p) => existsSync(join(REPO, p)))) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
-
-/**
- * How to run strata: `{ via: 'cli' }` when the built CLI has both commands, `{ via: 'api' }` when
- * only the built library has them (test/bench/strata-api.js, same process shape: one node child
- * per operation), or `{ skip: reason }`.
- */
-async function strataMode() {
-  if (!(await waitForBuild())) return { skip: 'packages/core is not built (run `npm run build`)' };
-  const missing = [];
-  for (const command of ['snapshot', 'restore']) {
-    try {
-      await measure(process.execPath, [CLI, command, '--help'], { cwd: REPO });
-    } catch {
-      missing.push(command);
+async function runS3(result, { mode, configPath, dir, restoredDb, sourceCounts }) {
+  if (result.s3Skipped) return;
+  try {
+    const s3 = await s3Mode(mode, await s3server, configPath, dir);
+    if (s3.skip) {
+      result.s3Skipped = s3.skip;
+      console.log(`S3 part skipped: ${s3.skip}`);
+      return;
     }
+    const { directory, cpuSeconds } = await s3server;
+    await snapshotAndRestore(result, {
+      label: ' (s3)',
+      keys: ['s3Snapshot', 's3Restore'],
+      mode,
+      envName: 's3',
+      configPath,
+      dir,
+      restoredDb,
+      sourceCounts,
+      bytesOf: bytesUnder(directory),
+      serverCpu: cpuSeconds,
+    });
+  } catch (error) {
+    result.s3Error = error.message;
+    console.error(`S3 part failed: ${error.message}`);
   }
-  if (flags.via === 'api') return { via: 'api', why: '--via api' };
-  if (missing.length === 0) return { via: 'cli' };
-  if (existsSync(join(REPO, 'packages/plugin-local/dist/index.js'))) {
-    return { via: 'api', why: `the CLI has no ${missing.map((c) => `\`${c}\``).join('/')} command yet` };
-  }
-  return { skip: `the CLI has no ${missing.join('/')} command and plugin-local is not built` };
-}
-
-function strataArgs(mode, operation, configPath, id, database) {
-  if (mode.via === 'api') {
-    return [join(REPO, 'test/bench/strata-api.js'), operation, configPath, 'bench', ...(operation === 'restore' ? [id, database] : [])];
-  }
-  return operation === 'snapshot'
-    ? [CLI, 'snapshot', '--json', '--config', configPath, '--env', 'bench']
-    : [CLI, 'restore', id, '--database', database, '--json', '--config', configPath, '--env', 'bench'];
-}
-
-function sameCounts(a, b) {
-  return TABLES.every((t) => a[t] === b[t]);
 }
 
 /** One full round at one size; returns the rows of the result table. */
@@ -239,6 +237,7 @@ async function runSize(rows, index) {
   const counts = tableSizes(rows);
   const source = `${tag}_src`;
   const result = { rows, counts, steps: {}, notes: [] };
+  if (flags['skip-s3']) result.s3Skipped = '--skip-s3';
 
   console.log(`\n== ${rows.toLocaleString('en-US')} rows (${TABLES.map((t) => `${t} ${counts[t].toLocaleString('en-US')}`).join(', ')})`);
   const configPath = await writeBenchApp(dir, source);
@@ -246,7 +245,7 @@ async function runSize(rows, index) {
   await createDatabase(source);
   result.steps.migrate = { seconds: await migrate(dir, source) };
   console.log(`schema migration (knex, 1 migration): ${result.steps.migrate.seconds.toFixed(2)} s`);
-  result.steps.generate = { seconds: await generate(source, counts) };
+  result.steps.generate = { seconds: await generate(source, generateStatements(counts)) };
   console.log(`generated in ${result.steps.generate.seconds.toFixed(1)} s`);
   const sourceCounts = await countRows(source);
 
@@ -280,122 +279,105 @@ async function runSize(rows, index) {
 
   if (flags['skip-strata']) {
     result.strataSkipped = '--skip-strata';
+    result.s3Skipped ??= '--skip-strata';
     return result;
   }
-  const mode = await strataMode();
+  const mode = await strataMode(flags.via);
   if (mode.skip) {
     result.strataSkipped = mode.skip;
+    result.s3Skipped ??= mode.skip;
     console.log(`strata half skipped: ${mode.skip}`);
     return result;
   }
   result.strataVia = mode.via === 'cli' ? 'the built CLI' : `the built library through test/bench/strata-api.js (${mode.why})`;
   console.log(`strata runs through ${result.strataVia}`);
 
-  const cliEnv = { ...process.env, NO_COLOR: '1' };
   try {
-    const snap = await measure(process.execPath, strataArgs(mode, 'snapshot', configPath), { cwd: dir, env: cliEnv });
-    const { id } = snapshotId(snap.stdout);
-    result.steps.strataSnapshot = snap;
-    const snapshotsDir = join(dir, 'snapshots');
-    if (existsSync(snapshotsDir)) snap.bytes = await dirBytes(snapshotsDir);
-    console.log(`strata snapshot: ${snap.seconds.toFixed(2)} s (id ${id})`);
-
-    const restoredDb = `${tag}_strata`;
-    await waitForBuild();
-    const load = await measure(process.execPath, strataArgs(mode, 'restore', configPath, id, restoredDb), { cwd: dir, env: cliEnv });
-    result.steps.strataRestore = load;
-    try {
-      const report = parseJsonOutput(load.stdout);
-      const tables = report.tables ?? report.result?.tables;
-      if (Array.isArray(tables)) load.tableSeconds = tables.reduce((sum, t) => sum + (t.durationMs ?? 0), 0) / 1000;
-    } catch {
-      result.notes.push('strata restore --json output was not one JSON object; no breakdown');
-    }
-    console.log(`strata restore: ${load.seconds.toFixed(2)} s`);
-    if (!sameCounts(sourceCounts, await countRows(restoredDb))) result.notes.push('strata restore row counts differ from the source');
-    await admin(`DROP DATABASE "${restoredDb}" WITH (FORCE)`);
+    await snapshotAndRestore(result, {
+      label: '',
+      keys: ['strataSnapshot', 'strataRestore'],
+      mode,
+      envName: 'bench',
+      configPath,
+      dir,
+      restoredDb: `${tag}_strata`,
+      sourceCounts,
+      bytesOf: bytesUnder(join(dir, 'snapshots')),
+    });
   } catch (error) {
     result.strataError = error.message;
     console.error(`strata half failed: ${error.message}`);
   }
+  await runS3(result, { mode, configPath, dir, restoredDb: `${tag}_strata_s3`, sourceCounts });
   return result;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Report
+/**
+ * `--big-table-gb N`: a database with one table of about N GB, captured and restored by strata on
+ * file:// (the reference for the ratios) and then through S3, to show that peak RSS does not follow
+ * the size of a table. Runs whatever --skip-s3 says (it is an S3 measurement); drops everything.
+ */
+async function runBigTable(gb) {
+  const dir = join(workRoot, `big-${gb}gb`);
+  const source = `${prefix}_big_src`;
+  const rows = bigTableRows(gb);
+  const result = { rows, steps: {}, notes: [] };
+  console.log(`\n== big table: ${BIG_TABLE}, ${rows.toLocaleString('en-US')} rows of 1 kB text (about ${gb} GB)`);
+  const configPath = await writeBenchApp(dir, source, { up: BIG_TABLE_UP, down: BIG_TABLE_DOWN });
+  await createDatabase(source);
+  try {
+    await migrate(dir, source);
+    result.steps.generate = { seconds: await generate(source, bigTableStatements(rows)) };
+    result.tableBytes = await relationBytesAt(urlFor(source), BIG_TABLE);
+    console.log(`generated in ${result.steps.generate.seconds.toFixed(1)} s; pg_total_relation_size(${BIG_TABLE}) = ${mb(result.tableBytes)}`);
+    const sourceCounts = await countRows(source, [BIG_TABLE]);
 
-const mb = (bytes) => {
-  if (bytes == null) return 'n/a';
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(0)} kB`;
-  return `${(bytes / 1024 / 1024).toFixed(bytes < 10 * 1024 * 1024 ? 1 : 0)} MB`;
-};
-const secs = (s) => (s == null ? '—' : s.toFixed(2));
-const check = (ok) => (ok ? 'ok' : 'MISSED');
-
-const ratio = (s, base) => (s == null || base == null ? '' : `${(s / base).toFixed(2)}×`);
-
-/** A strata row: time, ratio against its PostgreSQL baseline, peak RSS, and both targets checked. */
-function strataRow(label, step, baseline, targetRatio, baselineName, output) {
-  const rssTarget = `RSS ≤ ${mb(TARGETS.rssBytes)}`;
-  if (!step) return [label, 'not run', '', '', output, `≤ ${targetRatio}× ${baselineName}; ${rssTarget}`];
-  const rssCheck = step.maxRssBytes == null ? 'n/a' : check(step.maxRssBytes <= TARGETS.rssBytes);
-  return [
-    label,
-    secs(step.seconds),
-    ratio(step.seconds, baseline?.seconds),
-    mb(step.maxRssBytes),
-    output,
-    `≤ ${targetRatio}× ${check(step.seconds / baseline.seconds <= targetRatio)}; ${rssTarget} ${rssCheck}`,
-  ];
-}
-
-function printTable(result) {
-  const { steps } = result;
-  const rows = [];
-  rows.push(['pg_dump --data-only -Fc', secs(steps.pgDump?.seconds), '1.00×', mb(steps.pgDump?.maxRssBytes), mb(steps.pgDump?.bytes), '']);
-  const snap = steps.strataSnapshot;
-  rows.push(strataRow('strata snapshot', snap, steps.pgDump, TARGETS.captureRatio, 'pg_dump', snap?.bytes != null ? mb(snap.bytes) : ''));
-  rows.push(['pg_restore --data-only', secs(steps.pgRestore?.seconds), '1.00×', mb(steps.pgRestore?.maxRssBytes), '', '']);
-  const load = steps.strataRestore;
-  rows.push(strataRow('strata restore', load, steps.pgRestore, TARGETS.loadRatio, 'pg_restore', ''));
-  if (load?.tableSeconds != null) {
-    rows.push(['  of which table loads', secs(load.tableSeconds), ratio(load.tableSeconds, steps.pgRestore.seconds), '', '', '']);
-    rows.push(['  rest (db, migrations, indexes, checks)', secs(load.seconds - load.tableSeconds), '', '', '', '']);
+    if (flags['skip-strata']) {
+      result.strataSkipped = '--skip-strata';
+      return result;
+    }
+    const mode = await strataMode(flags.via);
+    if (mode.skip) {
+      result.strataSkipped = mode.skip;
+      return result;
+    }
+    try {
+      await snapshotAndRestore(result, {
+        label: ' (file://)',
+        keys: ['strataSnapshot', 'strataRestore'],
+        mode,
+        envName: 'bench',
+        configPath,
+        dir,
+        restoredDb: `${prefix}_big_strata`,
+        sourceCounts,
+        bytesOf: bytesUnder(join(dir, 'snapshots')),
+      });
+    } catch (error) {
+      result.strataError = error.message;
+      console.error(`strata (file://) failed: ${error.message}`);
+    }
+    await rm(join(dir, 'snapshots'), { recursive: true, force: true }); // disk: the S3 copy comes next
+    await runS3(result, { mode, configPath, dir, restoredDb: `${prefix}_big_strata_s3`, sourceCounts });
+    return result;
+  } finally {
+    await admin(`DROP DATABASE IF EXISTS "${source}" WITH (FORCE)`);
+    await rm(dir, { recursive: true, force: true });
   }
-  rows.push([
-    'ref: pg_restore schema+data',
-    secs(steps.pgRestoreFull?.seconds),
-    '',
-    mb(steps.pgRestoreFull?.maxRssBytes),
-    '',
-    load ? `strata restore = ${(load.seconds / steps.pgRestoreFull.seconds).toFixed(2)}× this` : '',
-  ]);
-  rows.push(['schema migration alone (knex)', secs(steps.migrate?.seconds), '', '', '', '']);
-
-  const header = ['operation', 'seconds', 'vs pg', 'peak RSS', 'output', 'target'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells) => cells.map((c, i) => (i === 1 || i === 2 || i === 3 || i === 4 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
-  console.log(`\n${result.rows.toLocaleString('en-US')} rows, generated in ${secs(steps.generate?.seconds)} s`);
-  console.log(line(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of rows) console.log(line(r));
-  if (result.strataVia) console.log(`strata ran through ${result.strataVia}`);
-  if (result.strataSkipped) console.log(`strata: not run (${result.strataSkipped})`);
-  if (result.strataError) console.log(`strata: FAILED (${result.strataError.split('\n')[0]})`);
-  for (const note of result.notes) console.log(`note: ${note}`);
 }
 
-function printRssAcrossSizes(results) {
-  const measured = results.filter((r) => r.steps.strataSnapshot?.maxRssBytes != null && r.steps.strataRestore?.maxRssBytes != null);
-  if (measured.length < 2) return;
-  console.log('\npeak RSS of the strata process across sizes (target: within 20% of the smallest size)');
-  const base = measured[0];
-  for (const r of measured) {
-    const parts = ['strataSnapshot', 'strataRestore'].map((key) => {
-      const growth = r.steps[key].maxRssBytes / base.steps[key].maxRssBytes - 1;
-      return `${key === 'strataSnapshot' ? 'snapshot' : 'restore'} ${mb(r.steps[key].maxRssBytes)} (${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(0)}% ${check(growth <= TARGETS.rssGrowth)})`;
-    });
-    console.log(`  ${r.rows.toLocaleString('en-US').padStart(12)} rows: ${parts.join(', ')}`);
+/** Starts this run's s3rver and creates the bench bucket; resolves `{ error }` instead of throwing. */
+async function startBenchS3() {
+  let server;
+  try {
+    server = await startS3rver(REPO, join(workRoot, 's3rver'));
+    await createBucket(server.endpoint, S3_BUCKET);
+    console.log(`s3rver on ${server.endpoint} (pid ${server.pid}), bucket ${S3_BUCKET}`);
+    return server;
+  } catch (error) {
+    await server?.stop();
+    console.error(`s3rver: ${error.message}`);
+    return { error: error.message };
   }
 }
 
@@ -407,14 +389,20 @@ try {
   const pgDumpVersion = (await measure('pg_dump', ['--version'])).stdout.trim();
   console.log(`strata bench ${runId}: server PostgreSQL ${version}, ${pgDumpVersion}, node ${process.version}`);
   if (!canMeasureRss) console.log('note: /usr/bin/time not found; peak RSS is not measured');
+  // One s3rver for the whole run, started before any config is written (they name its port).
+  // (Not with --via api: the S3 part runs through the CLI only.)
+  if (!flags['skip-strata'] && flags.via !== 'api' && (!flags['skip-s3'] || bigTableGb != null)) s3server = startBenchS3();
   const results = [];
   for (const [index, rows] of sizes.entries()) {
     const result = await runSize(rows, index);
     results.push(result);
-    if (result.strataError || result.notes.length) failed = true;
+    if (result.strataError || result.s3Error || result.notes.length) failed = true;
   }
+  const big = bigTableGb == null ? null : await runBigTable(bigTableGb);
+  if (big && (big.strataError || big.s3Error || big.notes.length)) failed = true;
   for (const result of results) printTable(result);
   printRssAcrossSizes(results);
+  if (big) printBigTable(big);
 } catch (error) {
   failed = true;
   console.error(`bench failed: ${error.message}`);

@@ -54,12 +54,12 @@ CREATE INDEX order_lines_product_id_idx ON order_lines (product_id);
 
 export const SCHEMA_DOWN = 'DROP TABLE order_lines, orders, products, customers;';
 
-/** Source of the bench app's migration file (ESM, as knex loads it). */
-export function migrationSource() {
+/** Source of the bench app's migration file (ESM, as knex loads it); the four-table schema by default. */
+export function migrationSource(up = SCHEMA_UP, down = SCHEMA_DOWN) {
   return [
     '// Bench schema for strata\'s benchmark (test/bench/bench.js writes this file).',
-    `export async function up(knex) {\n  await knex.raw(${JSON.stringify(SCHEMA_UP)});\n}`,
-    `export async function down(knex) {\n  await knex.raw(${JSON.stringify(SCHEMA_DOWN)});\n}`,
+    `export async function up(knex) {\n  await knex.raw(${JSON.stringify(up)});\n}`,
+    `export async function down(knex) {\n  await knex.raw(${JSON.stringify(down)});\n}`,
     '',
   ].join('\n\n');
 }
@@ -114,4 +114,41 @@ export function generateStatements(sizes) {
             CASE WHEN i % 3 = 0 THEN jsonb_build_object('discount', i % 20, 'gift', i % 2 = 0) END
        FROM generate_series(1, ${order_lines}) AS s(i)`,
   ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The big table (`--big-table-gb N`): one table of about N GB, to show that strata's memory does
+// not follow the size of a table.
+
+export const BIG_TABLE = 'big_table';
+export const BIG_TABLE_UP = `CREATE TABLE ${BIG_TABLE} (id bigint PRIMARY KEY, payload text NOT NULL);`;
+export const BIG_TABLE_DOWN = `DROP TABLE ${BIG_TABLE};`;
+
+/** 32 md5 digests of different inputs: 1,024 hex characters per row, no repeats within a row. */
+const PAYLOAD_PARTS = 32;
+/**
+ * Bytes one row takes in the heap with its share of the primary key (1,024-byte payload, tuple
+ * header, line pointer; 7 rows per 8 kB page), measured on PostgreSQL 15. Only used to pick a row
+ * count; the bench prints the size pg_total_relation_size reports.
+ */
+const BIG_ROW_BYTES = 1_194;
+
+/** Rows that make the big table about `gb` GiB. */
+export function bigTableRows(gb) {
+  return Math.max(1, Math.round((gb * 1024 ** 3) / BIG_ROW_BYTES));
+}
+
+/**
+ * INSERT … SELECT statements filling the big table with `rows` rows, in batches of a million so
+ * that no single statement runs for minutes. The payload is hex (compresses about 2:1, like much
+ * real text) and below PostgreSQL's TOAST threshold, so the table's size is its raw size.
+ */
+export function bigTableStatements(rows, batch = 1_000_000) {
+  const payload = Array.from({ length: PAYLOAD_PARTS }, (_, j) => `md5((i * ${PAYLOAD_PARTS} + ${j})::text)`).join(' || ');
+  const statements = [];
+  for (let start = 1; start <= rows; start += batch) {
+    const end = Math.min(rows, start + batch - 1);
+    statements.push(`INSERT INTO ${BIG_TABLE} (id, payload) SELECT i, ${payload} FROM generate_series(${start}, ${end}) AS s(i)`);
+  }
+  return statements;
 }

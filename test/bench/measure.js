@@ -1,5 +1,5 @@
-// Runs a child process and measures its wall time and peak RSS (through GNU time, which reads
-// the child's rusage; Node cannot see a child's max RSS by itself).
+// Runs a child process and measures its wall time, peak RSS and CPU time (through GNU time, which
+// reads the child's rusage; Node cannot see a child's max RSS by itself).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const GNU_TIME = '/usr/bin/time';
-/** True when peak RSS can be measured. */
+/** True when peak RSS (and CPU time) can be measured. */
 export const canMeasureRss = existsSync(GNU_TIME);
 
 /** Child processes still running, so a signal handler can stop them. */
@@ -25,14 +25,15 @@ export function stopChildren(signal = 'SIGTERM') {
 }
 
 /**
- * Runs `command args…` and resolves `{ seconds, maxRssBytes, stdout, stderr }`; rejects with the
- * child's stderr when it exits non-zero.
+ * Runs `command args…` and resolves `{ seconds, maxRssBytes, cpuSeconds, stdout, stderr }`
+ * (cpuSeconds: user + system time of the process); rejects with the child's stderr when it exits
+ * non-zero.
  */
 export async function measure(command, args, { cwd, env } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'strata-bench-time-'));
   const rssFile = join(dir, 'rss');
   const [file, argv] = canMeasureRss
-    ? [GNU_TIME, ['-f', '%M', '-o', rssFile, command, ...args]]
+    ? [GNU_TIME, ['-f', '%M %U %S', '-o', rssFile, command, ...args]]
     : [command, args];
   try {
     const started = process.hrtime.bigint();
@@ -59,13 +60,15 @@ export async function measure(command, args, { cwd, env } = {}) {
       throw error;
     }
     let maxRssBytes = null;
+    let cpuSeconds = null;
     if (canMeasureRss) {
-      // GNU time prints "Command exited with non-zero status" first on failures; the figure is last.
+      // GNU time prints "Command exited with non-zero status" first on failures; the figures are last.
       const lines = (await readFile(rssFile, 'utf8')).trim().split('\n');
-      const kb = Number(lines.at(-1));
+      const [kb, user, system] = (lines.at(-1) ?? '').trim().split(/\s+/).map(Number);
       if (Number.isFinite(kb)) maxRssBytes = kb * 1024;
+      if (Number.isFinite(user) && Number.isFinite(system)) cpuSeconds = user + system;
     }
-    return { seconds, maxRssBytes, stdout, stderr };
+    return { seconds, maxRssBytes, cpuSeconds, stdout, stderr };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
