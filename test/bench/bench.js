@@ -370,7 +370,7 @@ async function runBigTable(gb) {
 async function startBenchS3() {
   let server;
   try {
-    server = await startS3rver(REPO, join(workRoot, 's3rver'));
+    server = await startS3rver(join(workRoot, 's3rver'));
     await createBucket(server.endpoint, S3_BUCKET);
     console.log(`s3rver on ${server.endpoint} (pid ${server.pid}), bucket ${S3_BUCKET}`);
     return server;

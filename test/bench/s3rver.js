@@ -1,16 +1,11 @@
-// The bench's S3 server: s3rver (a real S3 protocol server, in JavaScript) on 127.0.0.1, run as a
-// child process through test/setup/s3rver-process.mjs because it needs --openssl-legacy-provider
-// (without it, paged listings answer 500) and the bench itself must not run with that flag.
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+// The bench's S3 server: s3rver (a real S3 protocol server, in JavaScript) on 127.0.0.1, started by
+// test/setup/s3rver.mjs like the tests' one, plus what the bench measures about it (CPU time).
+import { execFileSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { S3RVER_CREDENTIALS, S3RVER_REGION, startS3rver as startServer } from '../setup/s3rver.mjs';
 
-const READY_TIMEOUT_MS = 20_000;
-
-/** s3rver accepts only this fixed key pair (and checks every signature). */
-export const S3RVER_CREDENTIALS = Object.freeze({ accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
-export const S3RVER_REGION = 'us-east-1';
+export { S3RVER_CREDENTIALS, S3RVER_REGION };
 
 /**
  * CPU seconds (user + system) that process `pid` has used so far, from /proc (Linux); null where
@@ -35,60 +30,12 @@ function clockTicks() {
 }
 
 /**
- * Starts s3rver storing its objects under `directory` and resolves `{ endpoint, directory, pid,
- * cpuSeconds, stop }` once it listens. `cpuSeconds()` is the CPU time s3rver has used so far (null
- * where it cannot be read); `stop()` ends it and deletes `directory`; it is idempotent.
+ * Starts s3rver (see test/setup/s3rver.mjs) storing its objects under `directory`; adds
+ * `directory` and `cpuSeconds()`, the CPU time s3rver has used so far (null where unreadable).
  */
-export async function startS3rver(repo, directory) {
-  await mkdir(directory, { recursive: true });
-  const script = join(repo, 'test/setup/s3rver-process.mjs');
-  // stdin stays an open pipe: s3rver-process.mjs stops when it closes, so it never outlives us.
-  const child = spawn(process.execPath, ['--openssl-legacy-provider', script, directory], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk) => {
-    stderr += chunk.toString();
-  });
-  let stopping;
-  const stop = () => {
-    stopping ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-        await exited;
-        clearTimeout(timer);
-      }
-      child.stdin.destroy();
-      await rm(directory, { recursive: true, force: true });
-    })();
-    return stopping;
-  };
-  try {
-    const port = await new Promise((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`s3rver did not start within ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS);
-      child.stdout.on('data', (chunk) => {
-        out += chunk.toString();
-        const match = /S3RVER_READY (\d+)/.exec(out);
-        if (match) {
-          clearTimeout(timer);
-          resolve(Number(match[1]));
-        }
-      });
-      child.once('error', (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`s3rver exited (${signal ?? `code ${code}`}) before it listened: ${stderr.trim().split('\n').at(-1) ?? ''}`));
-      });
-    });
-    return { endpoint: `http://127.0.0.1:${port}`, directory, pid: child.pid, cpuSeconds: () => processCpuSeconds(child.pid), stop };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+export async function startS3rver(directory) {
+  const server = await startServer(directory);
+  return { ...server, directory, cpuSeconds: () => processCpuSeconds(server.pid) };
 }
 
 /** Creates `bucket` on the server at `endpoint`. */
