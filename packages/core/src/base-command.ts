@@ -1,14 +1,16 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 
 import { createProgressRenderer, type ProgressRenderer } from './cli/progress.js';
-import { loadConfig, resolveEnvironment, type LoadedConfig, type ResolvedEnvironment } from './config/config-loader.js';
+import { interpolate, loadConfig, resolveEnvironment, type LoadedConfig, type ResolvedEnvironment } from './config/config-loader.js';
 import { isStorageDriver, type StorageDriver, type StorageHookOptions, type StorageHookResult } from './contracts/storage.js';
-import { AbortedError, StorageError, StrataError, redactUrl } from './errors.js';
+import { isTransformer, type Transformer, type TransformerHookOptions, type TransformerHookResult } from './contracts/transformer.js';
+import { AbortedError, ConfigError, StorageError, StrataError, redactUrl } from './errors.js';
 import type { OperationContext } from './operation-context.js';
 
 /** The hooks strata adds to oclif's, for typed `runHook` calls. */
 interface StrataHooks extends Interfaces.Hooks {
   'strata:storage': { options: StorageHookOptions & Record<string, unknown>; return: StorageHookResult };
+  'strata:transformer': { options: TransformerHookOptions & Record<string, unknown>; return: TransformerHookResult };
 }
 
 /** Flags every strata command accepts (besides `--json`). */
@@ -201,6 +203,42 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
           : 'Write the storage as a URL, e.g. file://./snapshots or s3://bucket/prefix.',
       },
     );
+  }
+
+  /**
+   * The transformer for `--anonymize`: asks the installed plugins (`strata:transformer` hook) for
+   * one that anonymizes with the config's rules. Fails with one sentence when none does.
+   */
+  protected async resolveAnonymizer(config: LoadedConfig, env: ResolvedEnvironment): Promise<Transformer> {
+    const secrets = this.secrets;
+    const result = await this.config.runHook<'strata:transformer', StrataHooks>('strata:transformer', {
+      config: config as unknown as Record<string, unknown>,
+      environment: env.name,
+      baseDir: config.baseDir,
+      interpolate: (value: string, where: string) => {
+        const resolved = interpolate(value, where);
+        // A salt or key read from the environment must never be printed either.
+        if (resolved !== value && resolved.length >= 3) secrets.add(resolved);
+        return resolved;
+      },
+    });
+    const failure = result.failures[0];
+    if (failure) {
+      if (isStrataErrorLike(failure.error)) throw failure.error;
+      throw new ConfigError(`The transformer plugin ${failure.plugin.name} failed to load its rules: ${firstLine(failure.error.message)}.`.replace(/\.\.$/, '.'), {
+        code: 'transformer-plugin-failed',
+        hint: 'Check the anonymize section of the config; DEBUG=1 shows the plugin\'s stack trace.',
+        cause: failure.error,
+      });
+    }
+    const anonymizer = result.successes.map((s) => s.result).find((t): t is Transformer => isTransformer(t) && t.anonymizes);
+    if (!anonymizer) {
+      throw new ConfigError('--anonymize needs masking rules, and the config has no anonymize section (or no plugin that reads it).', {
+        code: 'anonymize-not-configured',
+        hint: 'Add an `anonymize: { salt, tables }` section to the config (see the @strata/plugin-anonymize README), or leave out --anonymize.',
+      });
+    }
+    return anonymizer;
   }
 
   /** An AbortSignal aborted by the first SIGINT/SIGTERM; a second one ends the process at once. */

@@ -14,9 +14,23 @@ export {
   isNotFound,
 } from './errors.js';
 export { isStorageDriver } from './contracts/storage.js';
+export { listTables, readSchemaInfo } from './db/pg-introspect.js';
 export type { StorageDriver, StorageHookOptions, StorageHookResult } from './contracts/storage.js';
+export { isTransformer } from './contracts/transformer.js';
+export type {
+  ColumnInfo,
+  ForeignKeyInfo,
+  RowValues,
+  SchemaInfo,
+  TableInfo,
+  TableTransform,
+  Transformer,
+  TransformerHookOptions,
+  TransformerHookResult,
+} from './contracts/transformer.js';
 export type { OperationContext, ProgressEvent } from './operation-context.js';
-export { FORMAT_VERSION, MANIFEST_FILE } from './format/manifest-schema.js';
+export { FORMAT_VERSION, MANIFEST_FILE, isAnonymized } from './format/manifest-schema.js';
+export { decodeField, decodeRow, encodeField, encodeRow } from './format/copy-text.js';
 export type { Manifest, TableEntry, ModuleEntry } from './format/manifest-schema.js';
 export { snapshot } from './snapshot/snapshot-capture.js';
 export { listSnapshots, showSnapshot, verifySnapshot } from './snapshot/snapshot-catalog.js';
@@ -35,5 +49,6 @@ export type { RestoreOptions, RestoreReport, RestorePlan, RestoreTableResult } f
 export { migrationStatus, migrateUp, runMigrations, planRestoreMigrations } from './migrations/migration-runner.js';
 export { listMigrations, migrationKey, moduleTableName } from './migrations/migration-source.js';
 export type { MigrationRef, ModuleMigrationStatus, RestoreMigrationPlan } from './migrations/migration-types.js';
-export { withKnex } from './db/pg-connect.js';
+export { connectClient, withKnex } from './db/pg-connect.js';
+export { endClient } from './snapshot/snapshot-capture.js';
 export { STRATA_VERSION } from './version.js';

@@ -19,6 +19,7 @@ export default class Restore extends BaseCommand<typeof Restore> {
       description: 'Replace the dev database (a safety snapshot of it is taken first).',
       command: '<%= config.bin %> <%= command.id %> latest --replace --confirm shop_dev',
     },
+    { description: "Restore a raw prod snapshot into staging, masking personal data on the way in.", command: '<%= config.bin %> <%= command.id %> latest --env staging --anonymize' },
     {
       description: 'Restore onto another server.',
       command: '<%= config.bin %> <%= command.id %> latest --target-url postgres://user@staging-db:5432/shop_copy',
@@ -35,6 +36,10 @@ export default class Restore extends BaseCommand<typeof Restore> {
     replace: Flags.boolean({ summary: 'Replace an existing database instead of creating a new one; needs --confirm.', dependsOn: ['confirm'] }),
     confirm: Flags.string({ summary: 'The name of the database --replace replaces, typed out as a safeguard.', helpValue: 'NAME', dependsOn: ['replace'] }),
     'dry-run': Flags.boolean({ summary: 'Print the plan (migrations, tables, target) and change nothing.', default: false }),
+    anonymize: Flags.boolean({
+      summary: "Mask the rows on their way into the database with the config's anonymize rules (needs @strata/plugin-anonymize).",
+      default: false,
+    }),
   };
 
   async run(): Promise<RestoreReport> {
@@ -51,12 +56,14 @@ export default class Restore extends BaseCommand<typeof Restore> {
     // Checked before storage is opened, so a mistyped --confirm costs nothing.
     resolveRestoreTarget({ project: loaded.config.project, envName: loaded.env.name, envDatabaseUrl: loaded.env.databaseUrl, ...target });
 
+    const transformer = flags.anonymize ? await this.resolveAnonymizer(loaded.config, loaded.env) : undefined;
     const ctx = await this.loadContext(loaded);
     const report = await restore({
       ...ctx,
       id: this.args.id,
       ...target,
       dryRun: flags['dry-run'],
+      ...(transformer ? { transformer } : {}),
     });
 
     if (report.dryRun) this.renderPlan(report.plan);
@@ -68,6 +75,7 @@ export default class Restore extends BaseCommand<typeof Restore> {
     const rows = plan.tables.reduce((n, t) => n + t.rows, 0);
     this.log(`Plan: restore snapshot ${plan.snapshotId} into database ${plan.database} on ${plan.server}.`);
     if (plan.replace) this.log(`The existing database ${plan.replace.database} will be replaced (a safety snapshot of it is taken first).`);
+    if (plan.transformer) this.log(`Rows are transformed by ${plan.transformer} on their way in.`);
     this.log(`1. Migrations before the load (${plan.migrationsBefore.length}):${list(plan.migrationsBefore)}`);
     this.log(`2. Tables to load (${plan.tables.length}, ${formatCount(rows)} rows):`);
     if (plan.tables.length > 0) {

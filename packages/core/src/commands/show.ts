@@ -2,7 +2,7 @@ import { Args } from '@oclif/core';
 
 import { BaseCommand } from '../base-command.js';
 import { formatBytes, formatCount, formatTimestamp, renderTable } from '../cli/text-format.js';
-import type { Manifest } from '../format/manifest-schema.js';
+import { isAnonymized, type Manifest } from '../format/manifest-schema.js';
 import { showSnapshot } from '../snapshot/snapshot-catalog.js';
 
 export default class Show extends BaseCommand<typeof Show> {
@@ -32,7 +32,11 @@ export default class Show extends BaseCommand<typeof Show> {
     if (manifest.description) about.push(['Description', manifest.description]);
     if (manifest.tags.length > 0) about.push(['Tags', manifest.tags.join(', ')]);
     if (manifest.excluded.length > 0) about.push(['Excluded', manifest.excluded.join(', ')]);
-    if (manifest.transformers.length > 0) about.push(['Transformers', manifest.transformers.map((t) => `${t.name} ${t.version}`).join(', ')]);
+    about.push(['Anonymized', isAnonymized(manifest) ? 'yes' : 'no']);
+    for (const t of manifest.transformers) {
+      const rules = Object.entries(t.rules ?? {}).map(([target, rule]) => `${target}: ${rule}`);
+      about.push(['Transformer', `${t.name} ${t.version}, rules ${t.rulesHash.slice(0, 12)}${rules.length > 0 ? ` (${rules.join(', ')})` : ''}`]);
+    }
     if (manifest.scope) about.push(['Scope', JSON.stringify(manifest.scope)]);
     const width = Math.max(...about.map(([k]) => k.length));
 

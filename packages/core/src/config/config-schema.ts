@@ -25,6 +25,11 @@ export const environmentConfigSchema = z.looseObject({
   database: z.string().min(1),
   /** Storage URL (`file://…`, `s3://…`) or `{ url, …options }`. */
   storage: storageConfigSchema,
+  /**
+   * Only anonymized data may be restored here: a snapshot that was not anonymized when captured
+   * is refused unless the restore masks it on the way in (`--anonymize`).
+   */
+  requireAnonymized: z.boolean().optional(),
 });
 
 /**

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { SchemaInfo } from '../contracts/transformer.js';
 
 /** A user table with the columns strata captures and loads. */
 export interface TableInfo {
@@ -118,4 +119,52 @@ export function tableId(schema: string, name: string): string {
 /** Normalises an `exclude` entry: `table` means `public.table`. */
 export function normaliseTableName(name: string): string {
   return name.includes('.') ? name : `public.${name}`;
+}
+
+/**
+ * What a transformer needs to know about `tables`: columns (in the given order, with nullability),
+ * primary key, unique constraints and indexes, and foreign keys with their columns. Read before
+ * any constraint is set aside, so restore sees the schema as the migrations made it.
+ */
+export async function readSchemaInfo(client: pg.ClientBase, tables: Array<{ schema: string; name: string; columns: Array<{ name: string; type: string }> }>): Promise<SchemaInfo> {
+  const { rows: notNull } = await client.query<{ schema: string; table: string; column: string }>(`
+    SELECT n.nspname AS schema, c.relname AS table, a.attname AS column
+      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull AND ${USER_SCHEMAS}`);
+  const { rows: uniques } = await client.query<{ schema: string; table: string; primary: boolean; columns: string[] }>(`
+    SELECT n.nspname AS schema, c.relname AS table, i.indisprimary AS primary,
+           to_json(ARRAY(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+                           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.ord)) AS columns
+      FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE i.indisunique AND c.relkind = 'r' AND ${USER_SCHEMAS}
+     ORDER BY 1, 2, 3 DESC`);
+  const { rows: fks } = await client.query<{ schema: string; table: string; refSchema: string; refTable: string; columns: string[]; refColumns: string[] }>(`
+    SELECT n.nspname AS schema, c.relname AS table, rn.nspname AS "refSchema", rc.relname AS "refTable",
+           to_json(ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+                           JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord)) AS columns,
+           to_json(ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
+                           JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord)) AS "refColumns"
+      FROM pg_constraint con
+      JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_class rc ON rc.oid = con.confrelid JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+     WHERE con.contype = 'f' AND con.conparentid = 0 AND ${USER_SCHEMAS}
+     ORDER BY 1, 2, con.conname`);
+  const required = new Set(notNull.map((r) => `${tableId(r.schema, r.table)}\0${r.column}`));
+  return {
+    tables: tables.map((t) => {
+      const id = tableId(t.schema, t.name);
+      const mine = uniques.filter((u) => tableId(u.schema, u.table) === id);
+      return {
+        schema: t.schema,
+        name: t.name,
+        columns: t.columns.map((c) => ({ name: c.name, type: c.type, nullable: !required.has(`${id}\0${c.name}`) })),
+        primaryKey: mine.find((u) => u.primary)?.columns ?? [],
+        // An expression index has no plain columns to name: it cannot tell a transformer anything.
+        unique: mine.filter((u) => !u.primary && u.columns.length > 0).map((u) => u.columns),
+        foreignKeys: fks
+          .filter((fk) => tableId(fk.schema, fk.table) === id)
+          .map((fk) => ({ columns: fk.columns, references: { schema: fk.refSchema, table: fk.refTable, columns: fk.refColumns } })),
+      };
+    }),
+  };
 }

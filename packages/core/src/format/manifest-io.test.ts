@@ -55,6 +55,21 @@ describe('parseManifest', () => {
     expect(parseManifest(manifest, 'x').formatVersion).toBe('1.7.2');
   });
 
+  it('ignores keys a newer minor added, and refuses unknown keys in this minor or older', () => {
+    const newer = { ...validManifest(), formatVersion: '1.9.0', retention: { keepUntil: '2030-01-01' } };
+    newer.tables = newer.tables.map((t) => ({ ...t, compressionLevel: 1 }));
+    const parsed = parseManifest(newer, 'x');
+    expect(parsed).not.toHaveProperty('retention');
+    expect(parsed.tables[0]).not.toHaveProperty('compressionLevel');
+    expect(codeOf(() => parseManifest({ ...validManifest(), retention: {} }, 'x'))).toBe('manifest-invalid');
+    expect(codeOf(() => parseManifest({ ...validManifest(), formatVersion: '1.0.0', retention: {} }, 'x'))).toBe('manifest-invalid');
+  });
+
+  it('reads a 1.0.0 manifest, whose transformer entries have no rules', () => {
+    const old = { ...validManifest(), formatVersion: '1.0.0', transformers: [{ name: 't', rulesHash: 'h', version: '1' }] };
+    expect(parseManifest(old, 'x').transformers).toEqual([{ name: 't', rulesHash: 'h', version: '1' }]);
+  });
+
   it('refuses another major with a format error and an upgrade hint', () => {
     let caught: unknown;
     try {

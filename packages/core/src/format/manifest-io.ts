@@ -3,7 +3,7 @@ import { text } from 'node:stream/consumers';
 import semver from 'semver';
 import type { StorageDriver } from '../contracts/storage.js';
 import { IntegrityError, isNotFound, StorageError } from '../errors.js';
-import { FORMAT_VERSION, MANIFEST_FILE, manifestSchemaV1, type Manifest } from './manifest-schema.js';
+import { FORMAT_VERSION, MANIFEST_FILE, manifestSchemaV1, manifestSchemaV1Newer, type Manifest } from './manifest-schema.js';
 
 /** Storage prefix holding every snapshot of one environment: `<project>/<env>/`. */
 export function environmentPrefix(project: string, env: string): string {
@@ -38,7 +38,8 @@ export function parseManifest(raw: unknown, where: string): Manifest {
         : 'Use the older strata release that wrote this snapshot.',
     });
   }
-  const parsed = manifestSchemaV1.safeParse(raw);
+  const newer = typeof version === 'string' && semver.valid(version) !== null && semver.gt(version, FORMAT_VERSION);
+  const parsed = (newer ? manifestSchemaV1Newer : manifestSchemaV1).safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new IntegrityError(

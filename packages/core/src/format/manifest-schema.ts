@@ -1,26 +1,32 @@
 import { z } from 'zod';
 import semver from 'semver';
 
-/** The format version this build writes. Readers accept any version with the same major. */
-export const FORMAT_VERSION = '1.0.0';
+/**
+ * The format version this build writes. Readers accept any version with the same major: an older
+ * or equal minor is checked strictly (an unknown key means damage), a newer minor may add keys,
+ * which are ignored. 1.1.0 added `rules` and `anonymizes` to `transformers` entries.
+ */
+export const FORMAT_VERSION = '1.1.0';
 /** Name of the manifest object inside a snapshot folder; written last. */
 export const MANIFEST_FILE = 'manifest.json';
 
+type ObjectFactory = typeof z.strictObject;
+
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 
-export const columnSchema = z.strictObject({
+const columnSchemaOf = (object: ObjectFactory) => object({
   name: z.string(),
   /** `format_type()` of the column, e.g. `numeric(30,10)`, `public.mood`, `text[]`. */
   type: z.string(),
 });
 
-export const tableEntrySchema = z.strictObject({
+const tableEntrySchemaOf = (object: ObjectFactory) => object({
   schema: z.string(),
   name: z.string(),
   /** Path of the data file relative to the snapshot folder. */
   file: z.string(),
   /** Columns in the order they appear in the data file (generated columns are not captured). */
-  columns: z.array(columnSchema),
+  columns: z.array(columnSchemaOf(object)),
   rows: z.number().int().nonnegative(),
   /** Size of the data file as stored (compressed). */
   bytes: z.number().int().nonnegative(),
@@ -28,7 +34,7 @@ export const tableEntrySchema = z.strictObject({
   sha256,
 });
 
-export const moduleEntrySchema = z.strictObject({
+const moduleEntrySchemaOf = (object: ObjectFactory) => object({
   /** Knex migrations table that held this module's history. */
   tableName: z.string(),
   /** Last applied migration (file name as recorded by knex), or null if none was applied. */
@@ -37,14 +43,14 @@ export const moduleEntrySchema = z.strictObject({
   applied: z.array(z.string()),
 });
 
-export const sequenceEntrySchema = z.strictObject({
+const sequenceEntrySchemaOf = (object: ObjectFactory) => object({
   schema: z.string(),
   name: z.string(),
   lastValue: z.string(),
   isCalled: z.boolean(),
 });
 
-export const manifestSchemaV1 = z.strictObject({
+const manifestSchemaOf = (object: ObjectFactory) => object({
   formatVersion: z.string().refine((v) => semver.valid(v) !== null && semver.major(v) === 1, {
     message: 'must be a 1.x semver',
   }),
@@ -56,28 +62,49 @@ export const manifestSchemaV1 = z.strictObject({
   tags: z.array(z.string()),
   createdBy: z.string(),
   strataVersion: z.string(),
-  source: z.strictObject({
+  source: object({
     database: z.string(),
     host: z.string().optional(),
     serverVersion: z.string(),
   }),
   /** Layout of the data files. */
-  data: z.strictObject({
+  data: object({
     format: z.literal('postgresql-copy-text'),
     compression: z.literal('gzip'),
     encoding: z.literal('UTF8'),
   }),
-  modules: z.record(z.string(), moduleEntrySchema),
-  tables: z.array(tableEntrySchema),
-  sequences: z.array(sequenceEntrySchema),
+  modules: z.record(z.string(), moduleEntrySchemaOf(object)),
+  tables: z.array(tableEntrySchemaOf(object)),
+  sequences: z.array(sequenceEntrySchemaOf(object)),
   /** Tables left out by the config's `exclude`. */
   excluded: z.array(z.string()),
   /** Transformers applied while capturing (names and a hash of the rules, never secrets). */
-  transformers: z.array(z.strictObject({ name: z.string(), rulesHash: z.string(), version: z.string() })),
+  transformers: z.array(
+    object({
+      name: z.string(),
+      rulesHash: z.string(),
+      version: z.string(),
+      /** Since 1.1: whether the transformer anonymizes (`requireAnonymized` accepts the snapshot). */
+      anonymizes: z.boolean().optional(),
+      /** Since 1.1: `schema.table[.column]` → rule name, without option values. */
+      rules: z.record(z.string(), z.string()).optional(),
+    }),
+  ),
   /** Set for partial snapshots (tenant exports, selected tables); null for a full snapshot. */
   scope: z.record(z.string(), z.unknown()).nullable(),
 });
 
+/** Manifests of this minor or older: every key known, anything else is damage. */
+export const manifestSchemaV1 = manifestSchemaOf(z.strictObject);
+/** Manifests of a newer 1.x minor: keys this build does not know are dropped. */
+export const manifestSchemaV1Newer = manifestSchemaOf(z.object as unknown as ObjectFactory);
+export const tableEntrySchema = tableEntrySchemaOf(z.strictObject);
+
 export type Manifest = z.output<typeof manifestSchemaV1>;
 export type TableEntry = z.output<typeof tableEntrySchema>;
-export type ModuleEntry = z.output<typeof moduleEntrySchema>;
+export type ModuleEntry = Manifest['modules'][string];
+
+/** Whether a snapshot was anonymized when it was captured. */
+export function isAnonymized(manifest: Pick<Manifest, 'transformers'>): boolean {
+  return manifest.transformers.some((t) => t.anonymizes === true);
+}

@@ -4,7 +4,9 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { normaliseAbort, throwIfAborted } from '../abort.js';
 import { connectClient, qualified, quoteIdent } from '../db/pg-connect.js';
-import { listForeignKeys, listIndexes, listSequences, listTables, tableId, type ForeignKeyInfo, type IndexInfo, type TableInfo } from '../db/pg-introspect.js';
+import type { TableTransform, Transformer } from '../contracts/transformer.js';
+import { listForeignKeys, listIndexes, listSequences, listTables, readSchemaInfo, tableId, type ForeignKeyInfo, type IndexInfo, type TableInfo } from '../db/pg-introspect.js';
+import { CopyRowTransform } from '../format/copy-text.js';
 import { IntegrityError, isNotFound, MigrationError, StrataError } from '../errors.js';
 import type { Manifest, TableEntry } from '../format/manifest-schema.js';
 import { CopyRowCounter, DigestStream } from '../format/stream-digest.js';
@@ -95,13 +97,21 @@ export async function loadData(
   manifest: Manifest,
   prefix: string,
   plan: LoadPlan,
+  transformer?: Transformer,
 ): Promise<LoadResult> {
   const loadedIds = new Set(plan.load.map(({ entry }) => tableId(entry.schema, entry.name)));
   const client = await connectClient(url);
   let indexes: IndexInfo[] = [];
   let fks: ForeignKeyInfo[] = [];
   const tables: RestoreTableResult[] = [];
+  const transforms = new Map<TableEntry, TableTransform | undefined>();
   try {
+    // Rules are checked against the schema (keys included, so before they are set aside) before any row is read.
+    if (transformer) {
+      const schema = await readSchemaInfo(client, plan.load.map(({ entry }) => entry));
+      await transformer.prepare(schema);
+      schema.tables.forEach((info, i) => transforms.set(plan.load[i]!.entry, transformer.forTable(info)));
+    }
     indexes = (await listIndexes(client)).filter((i) => loadedIds.has(tableId(i.schema, i.table)));
     fks = plan.foreignKeys.filter((fk) => loadedIds.has(tableId(fk.schema, fk.table)) || loadedIds.has(tableId(fk.refSchema, fk.refTable)));
 
@@ -126,7 +136,7 @@ export async function loadData(
     let overallRows = 0;
     for (const { entry } of plan.load) {
       throwIfAborted(ctx.signal, 'restore');
-      const result = await loadTable(client, ctx, manifest, prefix, entry, (rows, done) =>
+      const result = await loadTable(client, ctx, manifest, prefix, entry, transforms.get(entry), (rows, done) =>
         ctx.onProgress?.({
           phase: 'load',
           item: tableId(entry.schema, entry.name),
@@ -174,13 +184,17 @@ export async function loadData(
   }
 }
 
-/** Streams one data file from storage into COPY FROM STDIN, checking bytes, sha256 and rows. */
+/**
+ * Streams one data file from storage into COPY FROM STDIN, through the table's transform if any,
+ * checking the file's bytes, sha256 and rows.
+ */
 async function loadTable(
   client: pg.Client,
   ctx: OperationContext,
   manifest: Manifest,
   prefix: string,
   entry: TableEntry,
+  transform: TableTransform | undefined,
   progress: (rows: number, done: boolean) => void,
 ): Promise<RestoreTableResult> {
   const started = Date.now();
@@ -191,7 +205,8 @@ async function loadTable(
   const sink = client.query(copyFrom(`COPY ${qualified(entry.schema, entry.name)} (${columns}) FROM STDIN WITH (FREEZE)`));
   try {
     const source = await ctx.storage.read(`${prefix}${entry.file}`, { signal: ctx.signal });
-    await pipeline(source, digest, createGunzip(), counter, sink, { signal: ctx.signal });
+    const transforming = transform ? [new CopyRowTransform(transform, entry.columns.length, id)] : [];
+    await pipeline([source, digest, createGunzip(), counter, ...transforming, sink], { signal: ctx.signal });
   } catch (error) {
     const cause = normaliseAbort(error, ctx.signal, 'restore');
     const missing = isNotFound(cause);
@@ -213,7 +228,8 @@ async function loadTable(
       cause: error,
     });
   }
-  const problem = checkTable(entry, { bytes: digest.bytes, sha256: digest.sha256, rows: sink.rowCount });
+  // The file's own rows: a transform may load fewer (a truncated table loads none).
+  const problem = checkTable(entry, { bytes: digest.bytes, sha256: digest.sha256, rows: counter.rows });
   if (problem) {
     throw new IntegrityError(`The data file of table ${id} in snapshot ${manifest.id} does not match the manifest: ${problem}.`, {
       code: 'data-corrupt',

@@ -1,7 +1,9 @@
 import { throwIfAborted, normaliseAbort } from '../abort.js';
 import { connectClient, describeServer, translatePgError, withDatabase, withKnex } from '../db/pg-connect.js';
-import { DatabaseError, redactUrl } from '../errors.js';
+import type { Transformer } from '../contracts/transformer.js';
+import { ConfigError, DatabaseError, redactUrl } from '../errors.js';
 import { snapshotPrefix } from '../format/manifest-io.js';
+import { isAnonymized, type Manifest } from '../format/manifest-schema.js';
 import { planRestoreMigrations, runMigrations } from '../migrations/migration-runner.js';
 import type { MigrationRef } from '../migrations/migration-types.js';
 import type { OperationContext } from '../operation-context.js';
@@ -54,6 +56,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
   const server = `${host}:${port}`;
 
   const manifest = await showSnapshot(ctx, options.id);
+  const transformer = chooseTransformer(ctx, manifest, options.transformer);
   const prefix = snapshotPrefix(config.project, env.name, manifest.id);
   const migrations = await planRestoreMigrations(config, manifest.modules);
   for (const module of migrations.removedModules) warn(`Module ${module} is in the snapshot but no longer in the config; its tables are skipped.`);
@@ -68,6 +71,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
     tables: manifest.tables.map((t) => ({ table: `${t.schema}.${t.name}`, rows: t.rows })),
     skipped: [],
     ...(options.replace ? { replace: { database: target.database } } : {}),
+    ...(transformer ? { transformer: transformer.name } : {}),
   };
 
   const admin = await openAdmin(target.url);
@@ -112,7 +116,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
     if (loadPlan.cycles.length > 0) {
       ctx.log?.('info', `Foreign-key cycles loaded as groups: ${loadPlan.cycles.map((c) => c.join(' ↔ ')).join('; ')}.`);
     }
-    const loaded = await loadData(ctx, workUrl, manifest, prefix, loadPlan);
+    const loaded = await loadData(ctx, workUrl, manifest, prefix, loadPlan, transformer);
     await migrate(ctx, workUrl, migrations.after);
 
     throwIfAborted(signal, 'restore');
@@ -143,6 +147,26 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
   } finally {
     await endClient(admin);
   }
+}
+
+/**
+ * The transformer to apply while loading, after the environment's `requireAnonymized` check: a
+ * snapshot that was not anonymized when captured is refused unless the restore anonymizes it. A
+ * snapshot already transformed by the same rules is not transformed twice.
+ */
+function chooseTransformer(ctx: OperationContext, manifest: Manifest, requested: Transformer | undefined): Transformer | undefined {
+  let transformer = requested;
+  if (transformer && manifest.transformers.some((t) => t.name === transformer!.name && t.rulesHash === transformer!.rulesHash)) {
+    ctx.log?.('info', `Snapshot ${manifest.id} was captured with these ${transformer.name} rules already; its rows are loaded as they are.`);
+    transformer = undefined;
+  }
+  if (ctx.env.raw.requireAnonymized === true && !isAnonymized(manifest) && !transformer?.anonymizes) {
+    throw new ConfigError(`Environment "${ctx.env.name}" accepts only anonymized data, and snapshot ${manifest.id} was not anonymized.`, {
+      code: 'anonymization-required',
+      hint: 'Restore it with --anonymize to mask it on the way in, using the rules of the config\'s anonymize section.',
+    });
+  }
+  return transformer;
 }
 
 function refName(ref: MigrationRef): string {

@@ -1,3 +1,4 @@
+import type { Transformer } from '../contracts/transformer.js';
 import type { OperationContext } from '../operation-context.js';
 
 export interface RestoreOptions extends OperationContext {
@@ -12,6 +13,11 @@ export interface RestoreOptions extends OperationContext {
   confirm?: string;
   /** Compute and return the plan; touch nothing. */
   dryRun?: boolean;
+  /**
+   * Changes rows on their way into the database (e.g. the anonymize plugin's masking, for
+   * `restore --anonymize`). Its rules are checked against the schema before any row is loaded.
+   */
+  transformer?: Transformer;
 }
 
 export interface RestorePlan {
@@ -30,6 +36,8 @@ export interface RestorePlan {
   skipped: { table: string; reason: string }[];
   /** Set when `--replace` swaps an existing database. */
   replace?: { database: string };
+  /** The transformer applied while loading (`restore --anonymize`), by name. */
+  transformer?: string;
 }
 
 export interface RestoreTableResult {

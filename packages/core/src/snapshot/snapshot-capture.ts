@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type pg from 'pg';
@@ -7,7 +8,9 @@ import { ulid } from 'ulid';
 import { normaliseAbort, throwIfAborted } from '../abort.js';
 import type { LoadedConfig } from '../config/config-loader.js';
 import { connectClient, describeServer, qualified, quoteIdent, translatePgError } from '../db/pg-connect.js';
-import { listForeignKeys, listSequences, listTables, normaliseTableName, tableId, type ForeignKeyInfo, type TableInfo } from '../db/pg-introspect.js';
+import type { TableTransform, Transformer } from '../contracts/transformer.js';
+import { listForeignKeys, listSequences, listTables, normaliseTableName, readSchemaInfo, tableId, type ForeignKeyInfo, type TableInfo } from '../db/pg-introspect.js';
+import { CopyRowTransform } from '../format/copy-text.js';
 import { dataFileName, snapshotPrefix, writeManifest } from '../format/manifest-io.js';
 import { FORMAT_VERSION, type Manifest, type ModuleEntry, type TableEntry } from '../format/manifest-schema.js';
 import { CopyRowCounter, DigestStream } from '../format/stream-digest.js';
@@ -41,7 +44,7 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotResult
 export async function captureDatabase(
   ctx: OperationContext,
   databaseUrl: string,
-  meta: { description?: string; tags?: string[] },
+  meta: { description?: string; tags?: string[]; transformer?: Transformer },
 ): Promise<SnapshotResult> {
   const started = Date.now();
   const { config, env, storage, signal } = ctx;
@@ -68,12 +71,20 @@ export async function captureDatabase(
     );
     const excluded = all.filter((t) => excludeSet.has(tableId(t.schema, t.name))).map((t) => tableId(t.schema, t.name));
 
+    // Rules are checked against the schema before any row is read.
+    const transforms = new Map<TableInfo, TableTransform | undefined>();
+    if (meta.transformer) {
+      const schema = await readSchemaInfo(client, tables);
+      await meta.transformer.prepare(schema);
+      schema.tables.forEach((info, i) => transforms.set(tables[i]!, meta.transformer!.forTable(info)));
+    }
+
     const overallTotalRows = tables.reduce((sum, t) => sum + t.estimatedRows, 0);
     let overallRows = 0;
     const entries: TableEntry[] = [];
     for (const table of tables) {
       throwIfAborted(signal, 'snapshot');
-      const entry = await captureTable(client, ctx, prefix, table, (rows, done) =>
+      const entry = await captureTable(client, ctx, prefix, table, transforms.get(table), (rows, done) =>
         ctx.onProgress?.({
           phase: 'capture',
           item: tableId(table.schema, table.name),
@@ -106,7 +117,15 @@ export async function captureDatabase(
       tables: entries,
       sequences,
       excluded,
-      transformers: [],
+      transformers: meta.transformer
+        ? [{
+            name: meta.transformer.name,
+            version: meta.transformer.version,
+            rulesHash: meta.transformer.rulesHash,
+            anonymizes: meta.transformer.anonymizes,
+            rules: { ...meta.transformer.rules },
+          }]
+        : [],
       scope: null,
     };
     throwIfAborted(signal, 'snapshot');
@@ -125,17 +144,27 @@ export async function captureDatabase(
   }
 }
 
-/** Streams one table: COPY TO STDOUT → row counter → gzip → sha256 → storage. */
+/**
+ * Streams one table: COPY TO STDOUT → transform (if any) → row counter → gzip → sha256 → storage.
+ * A table the transform truncates is not read at all: its file holds no rows.
+ */
 async function captureTable(
   client: pg.Client,
   ctx: OperationContext,
   prefix: string,
   table: TableInfo,
+  transform: TableTransform | undefined,
   progress: (rows: number, done: boolean) => void,
 ): Promise<TableEntry> {
   const file = dataFileName(table.schema, table.name);
   const columns = table.columns.map((c) => quoteIdent(c.name)).join(', ');
-  const source = client.query(copyTo(`COPY ${qualified(table.schema, table.name)} (${columns}) TO STDOUT`));
+  const id = tableId(table.schema, table.name);
+  const stages: Array<NodeJS.ReadableStream | NodeJS.ReadWriteStream> =
+    transform?.kind === 'truncate'
+      ? [Readable.from([])]
+      : transform
+        ? [client.query(copyTo(`COPY ${qualified(table.schema, table.name)} (${columns}) TO STDOUT`)), new CopyRowTransform(transform, table.columns.length, id)]
+        : [client.query(copyTo(`COPY ${qualified(table.schema, table.name)} (${columns}) TO STDOUT`))];
   const counter = new CopyRowCounter((rows) => progress(rows, false));
   const digest = new DigestStream();
   // If the storage write fails, the stream feeding it must stop too, and the other way round.
@@ -145,7 +174,7 @@ async function captureTable(
     local.abort(error);
     throw error;
   });
-  const streamed = pipeline(source, counter, createGzip({ level: GZIP_LEVEL }), digest, { signal }).catch((error: unknown) => {
+  const streamed = pipeline([...stages, counter, createGzip({ level: GZIP_LEVEL }), digest], { signal }).catch((error: unknown) => {
     local.abort(error);
     throw error;
   });

@@ -1,3 +1,4 @@
+import type { Transformer } from '../contracts/transformer.js';
 import type { Manifest } from '../format/manifest-schema.js';
 import type { OperationContext } from '../operation-context.js';
 
@@ -7,6 +8,11 @@ export type CatalogContext = Pick<OperationContext, 'config' | 'env' | 'storage'
 export interface SnapshotOptions extends OperationContext {
   description?: string;
   tags?: string[];
+  /**
+   * Changes rows while they stream (e.g. the anonymize plugin's masking); recorded in the
+   * manifest. Its rules are checked against the schema before any row is read.
+   */
+  transformer?: Transformer;
 }
 
 export interface SnapshotResult {

@@ -1,0 +1,105 @@
+import { StringDecoder } from 'node:string_decoder';
+import { Transform, type TransformCallback } from 'node:stream';
+
+import type { RowValues, TableTransform } from '../contracts/transformer.js';
+
+/**
+ * PostgreSQL COPY text format, one row per line: columns separated by tabs, `\N` for NULL, and
+ * backslash escapes for backslash, newline, carriage return, tab and a few others
+ * (https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.2).
+ */
+
+const NULL_FIELD = '\\N';
+const SIMPLE_ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
+
+/** Decodes one field of a COPY text line into its value (`null` for `\N`). */
+export function decodeField(field: string): string | null {
+  if (field === NULL_FIELD) return null;
+  if (!field.includes('\\')) return field;
+  return field.replace(/\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)/g, (_match, code: string) => {
+    if (code.length > 1 || /[0-7]/.test(code)) {
+      // \xHH and \ooo give a byte; in a UTF8 database PostgreSQL accepts only ASCII this way here.
+      const byte = code[0] === 'x' ? parseInt(code.slice(1), 16) : parseInt(code, 8);
+      return String.fromCharCode(byte);
+    }
+    return SIMPLE_ESCAPES[code] ?? code;
+  });
+}
+
+/** Encodes a value as one field of a COPY text line. */
+export function encodeField(value: string | null): string {
+  if (value === null) return NULL_FIELD;
+  if (!/[\\\n\r\t]/.test(value)) return value;
+  return value.replace(/[\\\n\r\t]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t'));
+}
+
+/** Decodes one COPY text line (without its newline) into values. */
+export function decodeRow(line: string): RowValues {
+  return line.split('\t').map(decodeField);
+}
+
+/** Encodes values as one COPY text line (without its newline). */
+export function encodeRow(values: RowValues): string {
+  return values.map(encodeField).join('\t');
+}
+
+/**
+ * Applies a table transform to a stream of COPY text while it flows: `truncate` lets nothing
+ * through; `rows` decodes each line, hands its values to the transform and encodes the result.
+ * Memory stays at one chunk plus one partial line, whatever the table size.
+ */
+export class CopyRowTransform extends Transform {
+  private readonly decoder = new StringDecoder('utf8');
+  private partial = '';
+
+  constructor(
+    private readonly transform: TableTransform,
+    /** Number of columns every row must have; a row with another count is a bug, not data. */
+    private readonly columnCount: number,
+    private readonly table: string,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.transform.kind === 'truncate') return callback();
+    const text = this.partial + this.decoder.write(chunk);
+    const end = text.lastIndexOf('\n');
+    if (end === -1) {
+      this.partial = text;
+      return callback();
+    }
+    this.partial = text.slice(end + 1);
+    try {
+      callback(null, Buffer.from(this.transformLines(text.slice(0, end))));
+    } catch (error) {
+      callback(error as Error);
+    }
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.transform.kind === 'truncate') return callback();
+    const rest = this.partial + this.decoder.end();
+    if (rest !== '') return callback(new Error(`The data of ${this.table} ends in the middle of a row.`));
+    callback();
+  }
+
+  /** Transforms complete lines (joined by newlines, without the last one's newline). */
+  private transformLines(block: string): string {
+    if (this.transform.kind !== 'rows') return '';
+    const lines = block.split('\n');
+    let out = '';
+    for (const line of lines) {
+      const values = decodeRow(line);
+      if (values.length !== this.columnCount) {
+        throw new Error(`A row of ${this.table} has ${values.length} columns where ${this.columnCount} were expected.`);
+      }
+      const result = this.transform.transformRow(values);
+      if (!Array.isArray(result) || result.length !== this.columnCount) {
+        throw new Error(`The transformer returned ${Array.isArray(result) ? result.length : 'no'} values for a row of ${this.table}, expected ${this.columnCount}.`);
+      }
+      out += `${encodeRow(result)}\n`;
+    }
+    return out;
+  }
+}
