@@ -1,0 +1,58 @@
+/**
+ * The plugin's error class. It has the shape of core's `StrataError` (`name`, `message`, `code`,
+ * `hint`, `exitCode`) without extending it: core recognises errors by shape, and a plugin
+ * installed per environment must not depend on core's classes at run time. A message or hint
+ * never contains the salt.
+ */
+export class AnonymizeError extends Error {
+  /** Stable machine-readable code, e.g. `anonymize-unknown-column`. */
+  readonly code: string;
+  /** What the user can do about it, one sentence. */
+  readonly hint: string | undefined;
+  /** Process exit code: 2 for bad configuration or rules (every error of this plugin so far). */
+  readonly exitCode: number;
+
+  constructor(message: string, options: { code: string; hint?: string; exitCode?: number; cause?: unknown }) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = options.code;
+    this.hint = options.hint;
+    this.exitCode = options.exitCode ?? 2;
+  }
+
+  /** The JSON form printed by `--json`, as core's errors do. */
+  toJSON(): { error: { code: string; message: string; hint?: string } } {
+    return { error: { code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}) } };
+  }
+}
+
+/** A mistake in the `anonymize` section or in a rule against the schema: exit code 2. */
+export function rulesError(code: string, message: string, hint?: string, cause?: unknown): AnonymizeError {
+  return new AnonymizeError(message, { code, exitCode: 2, ...(hint ? { hint } : {}), cause });
+}
+
+/** Up to `limit` of `candidates` closest to `name` (edit distance), for "did you mean" hints. */
+export function closeNames(name: string, candidates: Iterable<string>, limit = 3): string[] {
+  const scored: Array<[string, number]> = [];
+  const lower = name.toLowerCase();
+  for (const candidate of candidates) {
+    const d = editDistance(lower, candidate.toLowerCase());
+    if (d <= Math.max(2, Math.floor(name.length / 2)) || candidate.toLowerCase().includes(lower) || lower.includes(candidate.toLowerCase())) {
+      scored.push([candidate, d]);
+    }
+  }
+  scored.sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]));
+  return scored.slice(0, limit).map(([c]) => c);
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length] ?? 0;
+}
