@@ -8,6 +8,7 @@
 //                           snapshots; the demo does the same and removes the folder afterwards.
 // - SHOP_MIGRATIONS_DIR     a copy of the `migrations` folder to use instead of this one. Tests use
 //                           it to simulate a code base that lacks a migration a snapshot recorded.
+// - STRATA_ANON_SALT        the anonymize salt, read only by `--anonymize` and `anonymize` commands.
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -34,4 +35,14 @@ export default defineConfig({
   },
   // Login sessions are worthless (and sensitive) in a copy: never captured.
   exclude: ['sessions'],
+  // Masking rules for `strata snapshot --anonymize` and `strata restore <id> --anonymize`
+  // (@strata/plugin-anonymize). The salt (16+ characters) comes from the environment when one of
+  // those runs: the same salt gives the same masked values in every run and every table.
+  anonymize: {
+    salt: '${STRATA_ANON_SALT}',
+    tables: {
+      customers: { email: 'email', first_name: 'firstName', last_name: 'lastName', signup_ip: 'ip' },
+      orders: { notes: 'scramble' },
+    },
+  },
 });

@@ -212,7 +212,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected async resolveAnonymizer(config: LoadedConfig, env: ResolvedEnvironment): Promise<Transformer> {
     const secrets = this.secrets;
     const result = await this.config.runHook<'strata:transformer', StrataHooks>('strata:transformer', {
-      config: config as unknown as Record<string, unknown>,
+      strataConfig: config as unknown as Record<string, unknown>,
       environment: env.name,
       baseDir: config.baseDir,
       interpolate: (value: string, where: string) => {

@@ -77,7 +77,7 @@ function rows(transform: TableTransform | undefined): (values: RowValues) => Row
 describe('Anonymizer: the transformer contract', () => {
   it('is a Transformer with the plugin name and version, and records rule names only', async () => {
     const hooked = await transformerHook({
-      config: { anonymize: { salt: '${SALT}', tables: { person: { email: 'email', login: { fixed: 'do-not-record-me' } }, sessions: 'truncate' } } },
+      strataConfig: { anonymize: { salt: '${SALT}', tables: { person: { email: 'email', login: { fixed: 'do-not-record-me' } }, sessions: 'truncate' } } },
       environment: 'staging',
       baseDir: '/tmp',
       interpolate: () => SALT,
@@ -91,7 +91,7 @@ describe('Anonymizer: the transformer contract', () => {
   });
 
   it('the hook gives nothing without an anonymize section', async () => {
-    expect(await transformerHook({ config: { environments: {} }, environment: 'x', baseDir: '/', interpolate: (v) => v })).toBeUndefined();
+    expect(await transformerHook({ strataConfig: { environments: {} }, environment: 'x', baseDir: '/', interpolate: (v) => v })).toBeUndefined();
   });
 
   it('masks rows in place by column, truncates, and leaves tables without rules alone', () => {

@@ -85,10 +85,11 @@ export interface Transformer {
 /** What core passes to the `strata:transformer` hook. */
 export interface TransformerHookOptions {
   /**
-   * The whole config as loaded (a JS/TS config may hold functions). The anonymize plugin reads its
-   * `anonymize` section; other keys belong to other plugins.
+   * The whole strata config as loaded (a JS/TS config may hold functions). The anonymize plugin
+   * reads its `anonymize` section; other keys belong to other plugins. (Not `config`: oclif hands
+   * every hook its own `config`, which would hide this one.)
    */
-  config: Record<string, unknown>;
+  strataConfig: Record<string, unknown>;
   /** The environment the command runs for. */
   environment: string;
   /** Directory of the config file. */

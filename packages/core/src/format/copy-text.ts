@@ -87,19 +87,31 @@ export class CopyRowTransform extends Transform {
   /** Transforms complete lines (joined by newlines, without the last one's newline). */
   private transformLines(block: string): string {
     if (this.transform.kind !== 'rows') return '';
+    const { transformRow } = this.transform;
     const lines = block.split('\n');
-    let out = '';
-    for (const line of lines) {
-      const values = decodeRow(line);
-      if (values.length !== this.columnCount) {
-        throw new Error(`A row of ${this.table} has ${values.length} columns where ${this.columnCount} were expected.`);
+    const count = this.columnCount;
+    const out: string[] = new Array<string>(lines.length + 1);
+    for (let l = 0; l < lines.length; l++) {
+      const raw = lines[l]!.split('\t');
+      if (raw.length !== count) {
+        throw new Error(`A row of ${this.table} has ${raw.length} columns where ${count} were expected.`);
       }
-      const result = this.transform.transformRow(values);
-      if (!Array.isArray(result) || result.length !== this.columnCount) {
-        throw new Error(`The transformer returned ${Array.isArray(result) ? result.length : 'no'} values for a row of ${this.table}, expected ${this.columnCount}.`);
+      const values: RowValues = new Array<string | null>(count);
+      for (let i = 0; i < count; i++) values[i] = decodeField(raw[i]!);
+      // The transform may change the array in place: keep what it was handed, to re-use the raw
+      // text of every value it left alone instead of encoding it again.
+      const before = values.slice();
+      const result = transformRow(values);
+      if (!Array.isArray(result) || result.length !== count) {
+        throw new Error(`The transformer returned ${Array.isArray(result) ? result.length : 'no'} values for a row of ${this.table}, expected ${count}.`);
       }
-      out += `${encodeRow(result)}\n`;
+      for (let i = 0; i < count; i++) {
+        const value = result[i]!;
+        if (value !== before[i]) raw[i] = encodeField(value);
+      }
+      out[l] = raw.join('\t');
     }
-    return out;
+    out[lines.length] = '';
+    return out.join('\n');
   }
 }

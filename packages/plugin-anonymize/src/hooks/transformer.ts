@@ -9,7 +9,7 @@ import { createAnonymizer } from '../anonymizer.js';
  * salt fail now, exit code 2); the rules are checked against the schema in `prepare`.
  */
 export async function transformerHook(options: TransformerHookOptions): Promise<TransformerHookResult> {
-  const section = options.config.anonymize;
+  const section = options.strataConfig.anonymize;
   if (section === undefined) return undefined;
   return createAnonymizer(parseAnonymizeConfig(section, { interpolate: options.interpolate }));
 }
