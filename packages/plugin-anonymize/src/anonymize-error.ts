@@ -1,28 +1,21 @@
+import { StrataError } from '@strata/core';
+
 /**
- * The plugin's error class. It has the shape of core's `StrataError` (`name`, `message`, `code`,
- * `hint`, `exitCode`) without extending it: core recognises errors by shape, and a plugin
- * installed per environment must not depend on core's classes at run time. A message or hint
- * never contains the salt.
+ * The plugin's error: one of core's errors (so the CLI prints its sentence and hint and exits
+ * with its code), with the exit code chosen per error: 2 for bad configuration or rules. This
+ * plugin depends on core at run time anyway (its commands extend core's base command). A message
+ * or hint never contains the salt.
  */
-export class AnonymizeError extends Error {
-  /** Stable machine-readable code, e.g. `anonymize-unknown-column`. */
-  readonly code: string;
-  /** What the user can do about it, one sentence. */
-  readonly hint: string | undefined;
-  /** Process exit code: 2 for bad configuration or rules (every error of this plugin so far). */
-  readonly exitCode: number;
+export class AnonymizeError extends StrataError {
+  override readonly exitCode: number;
 
   constructor(message: string, options: { code: string; hint?: string; exitCode?: number; cause?: unknown }) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
-    this.code = options.code;
-    this.hint = options.hint;
+    super(message, {
+      code: options.code,
+      ...(options.hint === undefined ? {} : { hint: options.hint }),
+      ...(options.cause === undefined ? {} : { cause: options.cause }),
+    });
     this.exitCode = options.exitCode ?? 2;
-  }
-
-  /** The JSON form printed by `--json`, as core's errors do. */
-  toJSON(): { error: { code: string; message: string; hint?: string } } {
-    return { error: { code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}) } };
   }
 }
 
