@@ -12,10 +12,11 @@ import {
 } from '@strata/core';
 import { BaseCommand, renderTable } from '@strata/core/command';
 
-import { parseAnonymizeConfig, type AnonymizeConfig } from '../../anonymize-config.js';
+// The rule engine (zod, faker's locales) is imported when a check runs, not when oclif loads this
+// module to list the commands: every strata command would otherwise pay ~30 MB and its load time.
+import type { AnonymizeConfig } from '../../anonymize-config.js';
 import { AnonymizeError } from '../../anonymize-error.js';
 import { looksPersonal, type PersonalCategory } from '../../personal-columns.js';
-import { planRules } from '../../rule-plan.js';
 
 /** A column that looks personal and has no rule. */
 export interface UnruledColumn {
@@ -90,18 +91,18 @@ Meant as a CI step after migrations: it reads no rows, only the catalog, inside 
 
   async run(): Promise<CheckReport> {
     const loaded = await this.loadEnvironment();
-    const rules = parseRulesForCheck(loaded.config);
+    const rules = await parseRulesForCheck(loaded.config);
     let report: CheckReport;
     if (this.flags.snapshot === undefined) {
       const { schema, database, excluded } = await readLiveSchema(loaded.config, loaded.env.databaseUrl);
-      report = checkRules(rules, schema, { kind: 'database', database }, excluded);
+      report = await checkRules(rules, schema, { kind: 'database', database }, excluded);
     } else {
       const ctx = await this.loadContext(loaded);
       const manifest = await showSnapshot(ctx, this.flags.snapshot);
       if (rules.tables.some((t) => t.rule.kind === 'columns' && [...t.rule.columns.values()].some((r) => r.key))) {
         this.note('warn', 'A manifest records no keys, so key rules do not reach the columns that reference them here: such a column shows as unruled unless it has its own rule.');
       }
-      report = checkRules(rules, schemaOfManifest(manifest), { kind: 'snapshot', id: manifest.id, environment: manifest.environment }, manifest.excluded);
+      report = await checkRules(rules, schemaOfManifest(manifest), { kind: 'snapshot', id: manifest.id, environment: manifest.environment }, manifest.excluded);
     }
 
     this.render(report);
@@ -147,7 +148,7 @@ Meant as a CI step after migrations: it reads no rows, only the catalog, inside 
  * Parses the anonymize section for a check. The salt only keys the masks, which a check never
  * computes, so a `${VAR}` salt is not read: CI can run the check without the secret.
  */
-function parseRulesForCheck(config: LoadedConfig): AnonymizeConfig {
+async function parseRulesForCheck(config: LoadedConfig): Promise<AnonymizeConfig> {
   const section = (config as unknown as Record<string, unknown>).anonymize;
   if (section === undefined) {
     throw new AnonymizeError('The config has no anonymize section, so there are no rules to check.', {
@@ -156,6 +157,7 @@ function parseRulesForCheck(config: LoadedConfig): AnonymizeConfig {
       exitCode: 2,
     });
   }
+  const { parseAnonymizeConfig } = await import('../../anonymize-config.js');
   return parseAnonymizeConfig(section, { interpolate: (value) => (value.includes('${') ? 'unread-salt-placeholder-for-check' : value) });
 }
 
@@ -163,7 +165,8 @@ function parseRulesForCheck(config: LoadedConfig): AnonymizeConfig {
  * The check itself: plans the rules against `schema` (every problem, not only the first) and lists
  * the personal-looking columns that no rule covers.
  */
-export function checkRules(rules: AnonymizeConfig, schema: SchemaInfo, source: CheckReport['source'], excluded: string[]): CheckReport {
+export async function checkRules(rules: AnonymizeConfig, schema: SchemaInfo, source: CheckReport['source'], excluded: string[]): Promise<CheckReport> {
+  const { planRules } = await import('../../rule-plan.js');
   const { plan, problems } = planRules(rules, schema);
   const covered: CoveredTarget[] = [];
   const ruled = new Set<string>();
