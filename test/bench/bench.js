@@ -6,6 +6,9 @@
 //   npm run bench -- --sizes 1000000,5000000   # also compares strata's peak RSS across sizes
 //   npm run bench -- --big-table-gb 1          # also one ~1 GB table through S3 (peak RSS)
 //
+// After the plain file:// capture it also runs `strata snapshot --anonymize` with three masked
+// columns on order_lines (unless --skip-anonymize), against the plain capture of the same run.
+//
 // strata runs on file:// and, against an s3rver the bench starts on 127.0.0.1, on s3:// (unless
 // --skip-s3). Every database it makes is named strata_bench_<run id>…; all of them, the work
 // directory and s3rver are gone at the end, on failure, and on SIGINT/SIGTERM. See docs/benchmarks.md.
@@ -14,10 +17,12 @@ import { mkdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  ANONYMIZED_COLUMNS,
   BIG_TABLE,
   BIG_TABLE_DOWN,
   BIG_TABLE_UP,
   TABLES,
+  anonymizeSection,
   bigTableRows,
   bigTableStatements,
   generateStatements,
@@ -28,7 +33,7 @@ import { countRowsAt, dirBytes, generateAt, migrateAt, query, relationBytesAt, s
 import { canMeasureRss, measure, stopChildren } from './measure.js';
 import { mb, printBigTable, printRssAcrossSizes, printTable } from './report.js';
 import { S3RVER_CREDENTIALS, S3RVER_REGION, createBucket, startS3rver } from './s3rver.js';
-import { REPO, s3Mode, snapshotId, strataArgs, strataMode, tableLoadSeconds, waitForBuild } from './strata-cli.js';
+import { REPO, anonymizeMode, anonymizeSnapshotArgs, s3Mode, snapshotId, strataArgs, strataMode, tableLoadSeconds, waitForBuild } from './strata-cli.js';
 
 const S3_BUCKET = 'strata-bench';
 const MIGRATIONS_TABLE = 'knex_migrations_bench';
@@ -40,6 +45,7 @@ const { values: flags } = parseArgs({
     'database-url': { type: 'string', default: process.env.STRATA_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
     'skip-strata': { type: 'boolean', default: false },
     'skip-s3': { type: 'boolean', default: false },
+    'skip-anonymize': { type: 'boolean', default: false },
     'big-table-gb': { type: 'string' },
     via: { type: 'string' },
     help: { type: 'boolean', default: false },
@@ -47,7 +53,7 @@ const { values: flags } = parseArgs({
 });
 if (flags.help) {
   console.log(
-    'usage: node test/bench/bench.js [--rows N] [--sizes N,M,…] [--database-url postgres://…/postgres] [--skip-strata] [--skip-s3] [--big-table-gb N] [--via api]',
+    'usage: node test/bench/bench.js [--rows N] [--sizes N,M,…] [--database-url postgres://…/postgres] [--skip-strata] [--skip-s3] [--skip-anonymize] [--big-table-gb N] [--via api]',
   );
   process.exit(0);
 }
@@ -63,6 +69,8 @@ if (sizes.some((n) => !Number.isInteger(n) || n < 10)) {
 }
 
 const runId = randomBytes(3).toString('hex');
+// This run's anonymize salt: only the bench app's config holds it.
+const anonymizeSalt = randomBytes(16).toString('hex');
 const prefix = `strata_bench_${runId}`;
 const adminUrl = flags['database-url'];
 const workRoot = join(REPO, '.bench', runId);
@@ -121,7 +129,8 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
  * Writes the tiny strata project whose one module creates the bench schema (`schema`: the
  * migration's up/down SQL, the four tables by default). Environment `bench` keeps its snapshots
  * in `file://./snapshots`; environment `s3`, written when this run's s3rver is up, has the same
- * database and keeps them in the bench bucket.
+ * database and keeps them in the bench bucket. With the default schema, the config also has the
+ * `anonymize` section of the anonymized capture.
  */
 async function writeBenchApp(dir, sourceDb, schema = {}) {
   await mkdir(join(dir, 'migrations'), { recursive: true });
@@ -146,6 +155,7 @@ async function writeBenchApp(dir, sourceDb, schema = {}) {
     project: 'bench',
     modules: { bench: { migrations: './migrations', tableName: MIGRATIONS_TABLE } },
     environments,
+    ...(schema.up === undefined ? { anonymize: anonymizeSection(anonymizeSalt) } : {}),
   };
   const configPath = join(dir, 'strata.config.json');
   await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
@@ -229,6 +239,45 @@ async function runS3(result, { mode, configPath, dir, restoredDb, sourceCounts }
   }
 }
 
+/**
+ * `strata snapshot --anonymize` on file://, three masked columns of order_lines, timed like the
+ * plain capture it is compared with. Checks what it wrote: every table with the source's row
+ * count, and a manifest that records the three rules. Fills `result.steps.anonSnapshot`, or
+ * `result.anonSkipped`/`anonError`.
+ */
+async function runAnonymized(result, { mode, configPath, dir, sourceCounts }) {
+  if (flags['skip-anonymize']) {
+    result.anonSkipped = '--skip-anonymize';
+    return;
+  }
+  const ready = await anonymizeMode(mode);
+  if (ready.skip) {
+    result.anonSkipped = ready.skip;
+    console.log(`anonymized capture skipped: ${ready.skip}`);
+    return;
+  }
+  try {
+    const storage = join(dir, 'snapshots');
+    const before = await dirBytes(storage);
+    const step = await measure(process.execPath, anonymizeSnapshotArgs(configPath, 'bench'), { cwd: dir, env: { ...process.env, NO_COLOR: '1' } });
+    step.bytes = (await dirBytes(storage)) - before;
+    const { id, value } = snapshotId(step.stdout);
+    const manifest = value.manifest ?? value;
+    const rules = manifest.transformers?.[0]?.rules ?? {};
+    const counts = Object.fromEntries((manifest.tables ?? []).map((t) => [t.name, t.rows]));
+    if (!ANONYMIZED_COLUMNS.every((c) => rules[c] !== undefined) || manifest.transformers?.[0]?.anonymizes !== true) {
+      result.notes.push(`strata snapshot --anonymize: the manifest does not record the three rules (${JSON.stringify(rules)})`);
+    }
+    if (!sameCounts(sourceCounts, counts)) result.notes.push('strata snapshot --anonymize row counts differ from the source');
+    result.steps.anonSnapshot = step;
+    const ratio = result.steps.strataSnapshot ? ` (${(step.seconds / result.steps.strataSnapshot.seconds).toFixed(2)}× the plain capture)` : '';
+    console.log(`strata snapshot --anonymize: ${step.seconds.toFixed(2)} s${ratio} (id ${id}), peak RSS ${mb(step.maxRssBytes)}${step.cpuSeconds == null ? '' : `, CPU ${step.cpuSeconds.toFixed(1)} s`}`);
+  } catch (error) {
+    result.anonError = error.message;
+    console.error(`anonymized capture failed: ${error.message}`);
+  }
+}
+
 /** One full round at one size; returns the rows of the result table. */
 async function runSize(rows, index) {
   const tag = `${prefix}_${index}`;
@@ -280,12 +329,14 @@ async function runSize(rows, index) {
   if (flags['skip-strata']) {
     result.strataSkipped = '--skip-strata';
     result.s3Skipped ??= '--skip-strata';
+    result.anonSkipped ??= '--skip-strata';
     return result;
   }
   const mode = await strataMode(flags.via);
   if (mode.skip) {
     result.strataSkipped = mode.skip;
     result.s3Skipped ??= mode.skip;
+    result.anonSkipped ??= mode.skip;
     console.log(`strata half skipped: ${mode.skip}`);
     return result;
   }
@@ -308,6 +359,7 @@ async function runSize(rows, index) {
     result.strataError = error.message;
     console.error(`strata half failed: ${error.message}`);
   }
+  await runAnonymized(result, { mode, configPath, dir, sourceCounts });
   await runS3(result, { mode, configPath, dir, restoredDb: `${tag}_strata_s3`, sourceCounts });
   return result;
 }
@@ -396,7 +448,7 @@ try {
   for (const [index, rows] of sizes.entries()) {
     const result = await runSize(rows, index);
     results.push(result);
-    if (result.strataError || result.s3Error || result.notes.length) failed = true;
+    if (result.strataError || result.s3Error || result.anonError || result.notes.length) failed = true;
   }
   const big = bigTableGb == null ? null : await runBigTable(bigTableGb);
   if (big && (big.strataError || big.s3Error || big.notes.length)) failed = true;

@@ -2,10 +2,12 @@
 
 /**
  * capture/load: strata against pg_dump/pg_restore; s3Ratio: strata through S3 against the same
- * strata step on file:// (issue 3); rssBytes: peak RSS of any strata process; rssGrowth: strata's
- * peak RSS at every size against the smallest size's.
+ * strata step on file:// (issue 3); anonymizeRatio: `snapshot --anonymize` (three masked columns
+ * on the largest table) against the plain strata snapshot of the same run (issue 4); rssBytes:
+ * peak RSS of any strata process; rssGrowth: strata's peak RSS at every size against the smallest
+ * size's.
  */
-export const TARGETS = { captureRatio: 1.5, loadRatio: 1.5, s3Ratio: 1.3, rssBytes: 200 * 1024 * 1024, rssGrowth: 0.2 };
+export const TARGETS = { captureRatio: 1.5, loadRatio: 1.5, s3Ratio: 1.3, anonymizeRatio: 1.5, rssBytes: 200 * 1024 * 1024, rssGrowth: 0.2 };
 
 export const mb = (bytes) => {
   if (bytes == null) return 'n/a';
@@ -72,6 +74,7 @@ function printCpu(steps) {
   const parts = [
     ['snapshot file://', steps.strataSnapshot],
     ['restore file://', steps.strataRestore],
+    ['snapshot --anonymize', steps.anonSnapshot],
     ['snapshot → s3', steps.s3Snapshot],
     ['restore ← s3', steps.s3Restore],
   ]
@@ -99,6 +102,7 @@ export function printTable(result) {
     load ? `strata restore = ${(load.seconds / steps.pgRestoreFull.seconds).toFixed(2)}× this` : '',
   ]);
   rows.push(['schema migration alone (knex)', secs(steps.migrate?.seconds), '', '', '', '']);
+  if (!result.anonSkipped) rows.push(strataRow('strata snapshot --anonymize', steps.anonSnapshot, steps.strataSnapshot, TARGETS.anonymizeRatio, 'strata snapshot'));
   if (!result.s3Skipped) rows.push(...s3Rows(steps));
 
   console.log(`\n${result.rows.toLocaleString('en-US')} rows, generated in ${secs(steps.generate?.seconds)} s`);
@@ -107,6 +111,8 @@ export function printTable(result) {
   if (result.strataVia) console.log(`strata ran through ${result.strataVia}`);
   if (result.strataSkipped) console.log(`strata: not run (${result.strataSkipped})`);
   if (result.strataError) console.log(`strata: FAILED (${result.strataError.split('\n')[0]})`);
+  if (result.anonSkipped) console.log(`anonymized capture: not run (${result.anonSkipped})`);
+  if (result.anonError) console.log(`anonymized capture: FAILED (${result.anonError.split('\n')[0]})`);
   if (result.s3Skipped) console.log(`S3 part: not run (${result.s3Skipped})`);
   if (result.s3Error) console.log(`S3 part: FAILED (${result.s3Error.split('\n')[0]})`);
   for (const note of result.notes) console.log(`note: ${note}`);
@@ -117,6 +123,7 @@ export function printRssAcrossSizes(results) {
   const kinds = [
     ['strataSnapshot', 'snapshot'],
     ['strataRestore', 'restore'],
+    ['anonSnapshot', 'snapshot --anonymize'],
     ['s3Snapshot', 'snapshot → s3'],
     ['s3Restore', 'restore ← s3'],
   ].filter(([key]) => results.every((r) => r.steps[key]?.maxRssBytes != null));

@@ -98,6 +98,27 @@ export async function s3Mode(mode, s3, configPath, dir) {
   }
 }
 
+/** plugin-anonymize's entry and the hook oclif loads for `strata:transformer`. */
+const ANONYMIZE_BUILD_OUTPUTS = ['packages/plugin-anonymize/dist/index.js', 'packages/plugin-anonymize/dist/hooks/transformer.js'];
+
+/**
+ * Whether the anonymized capture can run: `{ ok: true }` or `{ skip: reason }`. It runs through the
+ * CLI only (`--anonymize` is a CLI flag resolved through the plugin's hook) and needs
+ * plugin-anonymize built.
+ */
+export async function anonymizeMode(mode) {
+  if (mode.via !== 'cli') return { skip: `the anonymized capture runs through the CLI only, and strata runs through the library here (${mode.why})` };
+  if (!(await waitForBuild(ANONYMIZE_BUILD_OUTPUTS))) {
+    return { skip: `packages/plugin-anonymize is not built (no ${ANONYMIZE_BUILD_OUTPUTS.filter((p) => !existsSync(join(REPO, p))).join(', ')}; run \`npm run build\`)` };
+  }
+  return { ok: true };
+}
+
+/** Arguments of `node …` for `strata snapshot --anonymize` on environment `envName`. */
+export function anonymizeSnapshotArgs(configPath, envName) {
+  return [CLI, 'snapshot', '--anonymize', '--json', '--config', configPath, '--env', envName];
+}
+
 /** Arguments of `node …` for one strata operation on environment `envName`. */
 export function strataArgs(mode, operation, configPath, envName, id, database) {
   if (mode.via === 'api') {
