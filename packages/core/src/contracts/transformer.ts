@@ -54,8 +54,14 @@ export type RowValues = Array<string | null>;
 export type TableTransform =
   /** The table keeps its schema and is empty. */
   | { kind: 'truncate' }
-  /** Every row goes through `transformRow`, which may change the array in place and return it. */
-  | { kind: 'rows'; transformRow(values: RowValues): RowValues };
+  /**
+   * Every row goes through `transformRow`, which may change the array in place and return it.
+   * With `columns`, only the values at those positions are decoded, handed over and re-encoded:
+   * the others are left out (`undefined`) and must not be set; the row's own text is kept for
+   * them. Giving `columns` saves most of the per-row cost on wide tables; leave it out when a
+   * rule needs the whole row.
+   */
+  | { kind: 'rows'; columns?: readonly number[]; transformRow(values: RowValues): RowValues };
 
 /** A transformer for one run (one capture or one restore). */
 export interface Transformer {

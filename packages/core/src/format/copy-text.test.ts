@@ -62,8 +62,38 @@ describe('CopyRowTransform', () => {
     expect(out).toBe('1\tx@example.org\tANNA\\tSMITH\n2\t\\N\tBJÖRN\n3\tx@example.org\tLINE\\nBREAK\n');
   });
 
+  it.each([1, 3, 4096])('with columns, hands over only those and keeps the others as they were (chunks of %i bytes)', async (size) => {
+    const seen: Array<Array<string | null>> = [];
+    const out = await run(
+      {
+        kind: 'rows',
+        columns: [1],
+        transformRow: (values) => {
+          seen.push([...values]);
+          values[1] = values[1] === null ? 'was\tnull' : null;
+          return values;
+        },
+      },
+      size,
+    );
+    // Only column 1 is handed over; the others keep the row's own text (escapes included).
+    expect(seen).toEqual([
+      [undefined, 'anna@example.com', undefined],
+      [undefined, null, undefined],
+      [undefined, 'c@example.com', undefined],
+    ]);
+    expect(out).toBe('1\t\\N\tAnna\\tSmith\n2\twas\\tnull\tbjörn\n3\t\\N\tline\\nbreak\n');
+  });
+
   it('truncate lets no row through', async () => {
     expect(await run({ kind: 'truncate' }, 5)).toBe('');
+  });
+
+  it('with columns, checks the width of rows and the columns asked for', async () => {
+    await expect(run({ kind: 'rows', columns: [5], transformRow: (values) => values }, 64)).rejects.toThrow(/asked for columns 5/);
+    const narrow = Buffer.from('1\ta\n2\n');
+    const stream = Readable.from([narrow]).pipe(new CopyRowTransform({ kind: 'rows', columns: [1], transformRow: (v) => v }, 2, 't'));
+    await expect(buffer(stream)).rejects.toThrow(/has 1 columns where 2 were expected/);
   });
 
   it('fails on a transform that changes the number of values', async () => {

@@ -87,14 +87,24 @@ export class CopyRowTransform extends Transform {
   /** Transforms complete lines (joined by newlines, without the last one's newline). */
   private transformLines(block: string): string {
     if (this.transform.kind !== 'rows') return '';
-    const { transformRow } = this.transform;
+    const { transformRow, columns } = this.transform;
     const lines = block.split('\n');
     const count = this.columnCount;
     const out: string[] = new Array<string>(lines.length + 1);
     for (let l = 0; l < lines.length; l++) {
-      const raw = lines[l]!.split('\t');
+      const line = lines[l]!;
+      if (columns && l > 0) {
+        out[l] = this.transformColumns(line, columns, transformRow);
+        continue;
+      }
+      // Whole rows are split; with `columns`, only each block's first row is, to check its width.
+      const raw = line.split('\t');
       if (raw.length !== count) {
         throw new Error(`A row of ${this.table} has ${raw.length} columns where ${count} were expected.`);
+      }
+      if (columns) {
+        out[l] = this.transformColumns(line, columns, transformRow);
+        continue;
       }
       const values: RowValues = new Array<string | null>(count);
       for (let i = 0; i < count; i++) values[i] = decodeField(raw[i]!);
@@ -102,16 +112,68 @@ export class CopyRowTransform extends Transform {
       // text of every value it left alone instead of encoding it again.
       const before = values.slice();
       const result = transformRow(values);
-      if (!Array.isArray(result) || result.length !== count) {
-        throw new Error(`The transformer returned ${Array.isArray(result) ? result.length : 'no'} values for a row of ${this.table}, expected ${count}.`);
-      }
+      this.checkWidth(result);
       for (let i = 0; i < count; i++) {
-        const value = result[i]!;
+        const value = result[i] ?? null;
         if (value !== before[i]) raw[i] = encodeField(value);
       }
       out[l] = raw.join('\t');
     }
     out[lines.length] = '';
     return out.join('\n');
+  }
+
+  /**
+   * One row, touching only `columns`: their fields are found with indexOf, decoded, transformed,
+   * encoded, and spliced back between the untouched stretches of the line.
+   */
+  private transformColumns(line: string, columns: readonly number[], transformRow: (values: RowValues) => RowValues): string {
+    const sorted = this.sortedColumns(columns);
+    const values: RowValues = new Array<string | null>(this.columnCount);
+    const starts: number[] = [];
+    const ends: number[] = [];
+    let column = 0;
+    let at = 0;
+    for (const wanted of sorted) {
+      while (column < wanted) {
+        const tab = line.indexOf('\t', at);
+        if (tab === -1) throw new Error(`A row of ${this.table} has ${column + 1} columns where ${this.columnCount} were expected.`);
+        at = tab + 1;
+        column++;
+      }
+      const tab = line.indexOf('\t', at);
+      const end = tab === -1 ? line.length : tab;
+      starts.push(at);
+      ends.push(end);
+      values[wanted] = decodeField(line.slice(at, end));
+    }
+    const result = transformRow(values);
+    this.checkWidth(result);
+    let out = '';
+    let from = 0;
+    for (let k = 0; k < sorted.length; k++) {
+      out += line.slice(from, starts[k]) + encodeField(result[sorted[k]!] ?? null);
+      from = ends[k]!;
+    }
+    return out + line.slice(from);
+  }
+
+  private sortedCache: { of: readonly number[]; sorted: number[] } | undefined;
+
+  private sortedColumns(columns: readonly number[]): number[] {
+    if (this.sortedCache?.of !== columns) {
+      const sorted = [...new Set(columns)].sort((a, b) => a - b);
+      if (sorted.some((c) => !Number.isInteger(c) || c < 0 || c >= this.columnCount)) {
+        throw new Error(`The transformer asked for columns ${columns.join(', ')} of ${this.table}, which has ${this.columnCount}.`);
+      }
+      this.sortedCache = { of: columns, sorted };
+    }
+    return this.sortedCache.sorted;
+  }
+
+  private checkWidth(result: RowValues): void {
+    if (!Array.isArray(result) || result.length !== this.columnCount) {
+      throw new Error(`The transformer returned ${Array.isArray(result) ? result.length : 'no'} values for a row of ${this.table}, expected ${this.columnCount}.`);
+    }
   }
 }
