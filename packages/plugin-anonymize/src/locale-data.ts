@@ -1,4 +1,8 @@
-import { allLocales, Faker, type LocaleDefinition, type Randomizer } from '@faker-js/faker';
+import { readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+import type { Faker, LocaleDefinition, Randomizer } from '@faker-js/faker';
 
 import { Sfc32 } from './keyed-digest.js';
 
@@ -22,8 +26,22 @@ export interface LocaleData {
   lastNameFirst: boolean;
 }
 
+// Each locale is loaded on its own (`@faker-js/faker/locale/<name>`): faker's main entry loads
+// all of them, about 35 MB of memory for one locale's names.
+const require = createRequire(import.meta.url);
+const LOCALE_DIR = path.dirname(require.resolve('@faker-js/faker/locale/en'));
+
 /** Locale names faker knows (`en`, `de`, `fr_CA`, …). */
-export const LOCALES: readonly string[] = Object.keys(allLocales).filter((l) => l !== 'base');
+export const LOCALES: readonly string[] = readdirSync(LOCALE_DIR)
+  .filter((f) => f.endsWith('.js'))
+  .map((f) => f.slice(0, -3))
+  .filter((l) => l !== 'base')
+  .sort();
+
+/** The locale's prebuilt Faker (its definitions merged with en and base fallbacks, as faker does). */
+function localeFaker(locale: string): Faker {
+  return (require(`@faker-js/faker/locale/${locale}`) as { faker: Faker }).faker;
+}
 
 const cache = new Map<string, LocaleData>();
 
@@ -31,19 +49,21 @@ const cache = new Map<string, LocaleData>();
 export function localeData(locale: string): LocaleData {
   const cached = cache.get(locale);
   if (cached) return cached;
-  const definitions = (allLocales as Record<string, LocaleDefinition>)[locale];
-  if (!definitions || locale === 'base') throw new Error(`unknown locale ${locale}`);
-  const chain = [definitions, ...(locale === 'en' ? [] : [allLocales.en]), allLocales.base];
+  if (!LOCALES.includes(locale)) throw new Error(`unknown locale ${locale}`);
+  const prebuilt = localeFaker(locale);
+  const chain = [prebuilt.rawDefinitions];
   const rng = new Sfc32();
   const randomizer: Randomizer = { next: () => rng.next(), seed: (seed) => rng.seedNumbers(seed) };
-  const faker = new Faker({ locale: chain, randomizer });
+  const FakerClass = prebuilt.constructor as new (options: { locale: LocaleDefinition; randomizer: Randomizer }) => Faker;
+  const faker = new FakerClass({ locale: prebuilt.rawDefinitions, randomizer });
   const firstNames = namePool(chain, 'first_name');
   const lastNames = namePool(chain, 'last_name');
   let asciiFirstNames = unique(firstNames.map(slug).filter((s) => s.length > 0));
   let asciiLastNames = unique(lastNames.map(slug).filter((s) => s.length > 0));
   if (asciiFirstNames.length < 20 || asciiLastNames.length < 20) {
-    asciiFirstNames = unique(namePool([allLocales.en], 'first_name').map(slug));
-    asciiLastNames = unique(namePool([allLocales.en], 'last_name').map(slug));
+    const english = [localeFaker('en').rawDefinitions];
+    asciiFirstNames = unique(namePool(english, 'first_name').map(slug));
+    asciiLastNames = unique(namePool(english, 'last_name').map(slug));
   }
   const data: LocaleData = {
     locale,

@@ -12,7 +12,7 @@ import { addNoise } from './mask-number.js';
 export interface MaskerContext {
   /** Secret prefix of this transformer identity (empty for unsalted transformers). */
   prefix: string;
-  /** Four more secret prefixes, for the format-preserving rounds of `phone` and `scramble`. */
+  /** Three more secret prefixes, for the format-preserving rounds of `phone` and `scramble`. */
   roundPrefixes: readonly string[];
   locale: LocaleData;
   /** The column's type; `undefined` for a leaf inside a JSON document. */
