@@ -142,7 +142,8 @@ export function generateStatements(sizes) {
                                                           'Something for the new flat.', 'Open it on Sunday.', 'Hope you like the colour.'])[1 + get_byte(h, 5) % 8]
                                 || ' Love, ' || signer || ' and the kids' END
        FROM generate_series(1, ${order_lines}) AS s(i)
-      CROSS JOIN LATERAL (SELECT 1 + (i - 1) % ${orders} AS o) AS ord
+      -- The lines of one order are next to each other, as an application inserts them at checkout.
+      CROSS JOIN LATERAL (SELECT 1 + ((i - 1)::bigint * ${orders}) / ${order_lines} AS o) AS ord
       CROSS JOIN LATERAL (SELECT decode(md5(o::text), 'hex') AS h) AS digest
       CROSS JOIN LATERAL (
         SELECT o % 5 < 2 AS gift,
