@@ -29,8 +29,11 @@ export function closeNames(name: string, candidates: Iterable<string>, limit = 3
   const scored: Array<[string, number]> = [];
   const lower = name.toLowerCase();
   for (const candidate of candidates) {
-    const d = editDistance(lower, candidate.toLowerCase());
-    if (d <= Math.max(2, Math.floor(name.length / 2)) || candidate.toLowerCase().includes(lower) || lower.includes(candidate.toLowerCase())) {
+    const other = candidate.toLowerCase();
+    const d = editDistance(lower, other);
+    // Containment counts only for names of some length: `middle` holds `id`, which helps no one.
+    const contains = Math.min(lower.length, other.length) >= 4 && (other.includes(lower) || lower.includes(other));
+    if (d <= Math.max(2, Math.floor(name.length / 2)) || contains) {
       scored.push([candidate, d]);
     }
   }
