@@ -1,12 +1,17 @@
 // How the bench runs strata: which build it needs, whether through the CLI or the library, and
 // reading what `--json` prints.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measure } from './measure.js';
 
 export const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const CLI = join(REPO, 'packages/core/bin/run.js');
+/**
+ * The node flags of the CLI's shebang (`#!/usr/bin/env -S node --flag…`): `strata` run as a
+ * command gets them, so the bench passes them too and measures strata as users run it.
+ */
+export const CLI_NODE_FLAGS = (readFileSync(CLI, 'utf8').split('\n', 1)[0].match(/\bnode\b(.*)$/)?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
 
 /** Parses `--json` output: one document, pretty-printed or not (else its last line). */
 export function parseJsonOutput(stdout) {
@@ -56,7 +61,7 @@ export async function strataMode(via) {
   const missing = [];
   for (const command of ['snapshot', 'restore']) {
     try {
-      await measure(process.execPath, [CLI, command, '--help'], { cwd: REPO });
+      await measure(process.execPath, [...CLI_NODE_FLAGS, CLI, command, '--help'], { cwd: REPO });
     } catch {
       missing.push(command);
     }
@@ -84,7 +89,7 @@ export async function s3Mode(mode, s3, configPath, dir) {
     return { skip: `packages/plugin-s3 is not built (no ${S3_BUILD_OUTPUTS.filter((p) => !existsSync(join(REPO, p))).join(', ')}; run \`npm run build\`)` };
   }
   try {
-    await measure(process.execPath, [CLI, 'list', '--json', '--config', configPath, '--env', 's3'], { cwd: dir, env: { ...process.env, NO_COLOR: '1' } });
+    await measure(process.execPath, [...CLI_NODE_FLAGS, CLI, 'list', '--json', '--config', configPath, '--env', 's3'], { cwd: dir, env: { ...process.env, NO_COLOR: '1' } });
     return { ok: true };
   } catch (error) {
     let reported;
@@ -116,7 +121,7 @@ export async function anonymizeMode(mode) {
 
 /** Arguments of `node …` for `strata snapshot --anonymize` on environment `envName`. */
 export function anonymizeSnapshotArgs(configPath, envName) {
-  return [CLI, 'snapshot', '--anonymize', '--json', '--config', configPath, '--env', envName];
+  return [...CLI_NODE_FLAGS, CLI, 'snapshot', '--anonymize', '--json', '--config', configPath, '--env', envName];
 }
 
 /** Arguments of `node …` for one strata operation on environment `envName`. */
@@ -125,8 +130,8 @@ export function strataArgs(mode, operation, configPath, envName, id, database) {
     return [join(REPO, 'test/bench/strata-api.js'), operation, configPath, envName, ...(operation === 'restore' ? [id, database] : [])];
   }
   return operation === 'snapshot'
-    ? [CLI, 'snapshot', '--json', '--config', configPath, '--env', envName]
-    : [CLI, 'restore', id, '--database', database, '--json', '--config', configPath, '--env', envName];
+    ? [...CLI_NODE_FLAGS, CLI, 'snapshot', '--json', '--config', configPath, '--env', envName]
+    : [...CLI_NODE_FLAGS, CLI, 'restore', id, '--database', database, '--json', '--config', configPath, '--env', envName];
 }
 
 /** Seconds spent in table loads according to `strata restore --json` (its per-table durations). */
