@@ -89,6 +89,11 @@ describe('CopyRowTransform', () => {
     expect(await run({ kind: 'truncate' }, 5)).toBe('');
   });
 
+  it.each([1, 2, 5])('with columns, decodes multi-byte text split across chunks (chunks of %i bytes)', async (size) => {
+    const out = await run({ kind: 'rows', columns: [2], transformRow: (values) => ((values[2] = values[2]!.toUpperCase()), values) }, size);
+    expect(out).toBe('1\tanna@example.com\tANNA\\tSMITH\n2\t\\N\tBJÖRN\n3\tc@example.com\tLINE\\nBREAK\n');
+  });
+
   it('with columns, checks the width of rows and the columns asked for', async () => {
     await expect(run({ kind: 'rows', columns: [5], transformRow: (values) => values }, 64)).rejects.toThrow(/asked for columns 5/);
     const narrow = Buffer.from('1\ta\n2\n');
