@@ -343,25 +343,30 @@ async function runSize(rows, index) {
   result.strataVia = mode.via === 'cli' ? 'the built CLI' : `the built library through test/bench/strata-api.js (${mode.why})`;
   console.log(`strata runs through ${result.strataVia}`);
 
+  await runFileStrata(result, { label: '', mode, configPath, dir, restoredDb: `${tag}_strata`, sourceCounts });
+  await runAnonymized(result, { mode, configPath, dir, sourceCounts });
+  await runS3(result, { mode, configPath, dir, restoredDb: `${tag}_strata_s3`, sourceCounts });
+  return result;
+}
+
+/** strata snapshot and restore on file://, the reference the S3 and anonymized steps compare with; a failure is recorded, not thrown. */
+async function runFileStrata(result, { label, mode, configPath, dir, restoredDb, sourceCounts }) {
   try {
     await snapshotAndRestore(result, {
-      label: '',
+      label,
       keys: ['strataSnapshot', 'strataRestore'],
       mode,
       envName: 'bench',
       configPath,
       dir,
-      restoredDb: `${tag}_strata`,
+      restoredDb,
       sourceCounts,
       bytesOf: bytesUnder(join(dir, 'snapshots')),
     });
   } catch (error) {
     result.strataError = error.message;
-    console.error(`strata half failed: ${error.message}`);
+    console.error(`strata${label} failed: ${error.message}`);
   }
-  await runAnonymized(result, { mode, configPath, dir, sourceCounts });
-  await runS3(result, { mode, configPath, dir, restoredDb: `${tag}_strata_s3`, sourceCounts });
-  return result;
 }
 
 /**
@@ -393,22 +398,7 @@ async function runBigTable(gb) {
       result.strataSkipped = mode.skip;
       return result;
     }
-    try {
-      await snapshotAndRestore(result, {
-        label: ' (file://)',
-        keys: ['strataSnapshot', 'strataRestore'],
-        mode,
-        envName: 'bench',
-        configPath,
-        dir,
-        restoredDb: `${prefix}_big_strata`,
-        sourceCounts,
-        bytesOf: bytesUnder(join(dir, 'snapshots')),
-      });
-    } catch (error) {
-      result.strataError = error.message;
-      console.error(`strata (file://) failed: ${error.message}`);
-    }
+    await runFileStrata(result, { label: ' (file://)', mode, configPath, dir, restoredDb: `${prefix}_big_strata`, sourceCounts });
     await rm(join(dir, 'snapshots'), { recursive: true, force: true }); // disk: the S3 copy comes next
     await runS3(result, { mode, configPath, dir, restoredDb: `${prefix}_big_strata_s3`, sourceCounts });
     return result;
