@@ -1,9 +1,11 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 
 import { createProgressRenderer, type ProgressRenderer } from './cli/progress.js';
-import { interpolate, loadConfig, resolveEnvironment, type LoadedConfig, type ResolvedEnvironment } from './config/config-loader.js';
+import { interpolate, interpolateDeep, loadConfig, resolveEnvironment, type LoadedConfig, type ResolvedEnvironment } from './config/config-loader.js';
 import { isStorageDriver, type StorageDriver, type StorageHookOptions, type StorageHookResult } from './contracts/storage.js';
+import { isNotifier, type NotificationEvent, type NotifiedOperation, type NotifierConfig, type NotifierHookOptions, type NotifierHookResult } from './contracts/notifier.js';
 import { isTransformer, type Transformer, type TransformerHookOptions, type TransformerHookResult } from './contracts/transformer.js';
+import { notificationEvent, targetWants, type OperationReport } from './notify/notification.js';
 import { AbortedError, ConfigError, StorageError, StrataError, redactUrl } from './errors.js';
 import type { OperationContext } from './operation-context.js';
 
@@ -11,6 +13,7 @@ import type { OperationContext } from './operation-context.js';
 interface StrataHooks extends Interfaces.Hooks {
   'strata:storage': { options: StorageHookOptions & Record<string, unknown>; return: StorageHookResult };
   'strata:transformer': { options: TransformerHookOptions & Record<string, unknown>; return: TransformerHookResult };
+  'strata:notifier': { options: NotifierHookOptions & Record<string, unknown>; return: NotifierHookResult };
 }
 
 /** Flags every strata command accepts (besides `--json`). */
@@ -22,6 +25,9 @@ export interface CommandContext extends OperationContext {
   signal: AbortSignal;
   log: (level: 'info' | 'warn', message: string) => void;
 }
+
+/** How long one notification may take before it is given up (a warning, not a failure). */
+const NOTIFY_TIMEOUT_MS = 30_000;
 
 /** The shape of a StrataError, recognised by shape because a plugin may bring its own copy of core. */
 interface StrataErrorLike {
@@ -56,6 +62,17 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** Set by a command that fails after producing a result, so `--json` prints both together. */
   protected partialResult: Record<string, unknown> | undefined;
+
+  /**
+   * Set by commands whose outcome the environment's `notify` targets hear about (snapshot,
+   * restore, prune, promote): which operation, for which environment, and once it succeeded,
+   * what it did. Sent when the command ends, whichever way.
+   */
+  protected notification:
+    | { operation: NotifiedOperation; config: LoadedConfig; env: ResolvedEnvironment; report?: OperationReport }
+    | undefined;
+
+  private readonly startedAt = new Date();
 
   private readonly warnings: string[] = [];
   /** Strings never to print: passwords of the URLs this run has seen. */
@@ -241,6 +258,67 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return anonymizer;
   }
 
+  /**
+   * Tells the environment's `notify` targets how the command ended. A target that cannot be
+   * reached, is misconfigured or has no plugin is a warning on stderr: a notification never turns
+   * a successful operation into a failure, nor changes a failure's exit code.
+   */
+  private async sendNotifications(error: Error | undefined): Promise<void> {
+    const pending = this.notification;
+    if (!pending) return;
+    this.notification = undefined;
+    const { config, env } = pending;
+    const targets = (env.raw.notify as NotifierConfig[] | undefined) ?? [];
+    if (targets.length === 0) return;
+    if (error instanceof Errors.ExitError && error.oclif.exit === 0) error = undefined;
+    const failure = error
+      ? isStrataErrorLike(error)
+        ? { code: error.code, message: this.scrub(error.message), ...(error.hint ? { hint: this.scrub(error.hint) } : {}) }
+        : { code: 'unexpected', message: this.scrub(firstLine(error.message || String(error))) }
+      : undefined;
+    const event: NotificationEvent = notificationEvent({
+      operation: pending.operation,
+      project: config.project,
+      environment: env.name,
+      startedAt: this.startedAt,
+      endedAt: new Date(),
+      ...(pending.report ? { report: pending.report } : {}),
+      ...(failure ? { error: failure } : {}),
+    });
+    const warn = (text: string): void => {
+      process.stderr.write(`Warning: ${this.scrub(text)}\n`);
+    };
+    for (const [index, raw] of targets.entries()) {
+      if (!targetWants(raw, event.outcome)) continue;
+      const where = `environments.${env.name}.notify[${index}]`;
+      let target: NotifierConfig;
+      try {
+        target = interpolateDeep(raw, where) as NotifierConfig;
+      } catch (problem) {
+        warn(`${where} was not notified: ${(problem as Error).message}`);
+        continue;
+      }
+      // A webhook's URL is its secret (Slack's are), an SMTP URL holds a password.
+      for (const value of [target.url, target.smtp]) if (typeof value === 'string' && value.length >= 8) this.secrets.add(value);
+      this.addSecretValues(target);
+      try {
+        const result = await this.config.runHook<'strata:notifier', StrataHooks>('strata:notifier', { target, environment: env.name });
+        const hookFailure = result.failures[0];
+        if (hookFailure) throw hookFailure.error;
+        const notifier = result.successes.map((s) => s.result).find(isNotifier);
+        if (!notifier) {
+          warn(`No installed plugin sends "${target.type}" notifications (${where}); nothing was sent.`);
+          continue;
+        }
+        await notifier.send(event, { signal: AbortSignal.timeout(NOTIFY_TIMEOUT_MS) }).catch((sendError: unknown) => {
+          throw new Error(`Could not notify ${notifier.description}: ${firstLine((sendError as Error).message ?? String(sendError))}`);
+        });
+      } catch (problem) {
+        warn(`${firstLine((problem as Error).message ?? String(problem))} (${where})`.replace(/\.\s\(/, ' ('));
+      }
+    }
+  }
+
   /** An AbortSignal aborted by the first SIGINT/SIGTERM; a second one ends the process at once. */
   private abortSignal(): AbortSignal {
     if (this.abortController) return this.abortController.signal;
@@ -268,6 +346,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   protected override async finally(error: Error | undefined): Promise<unknown> {
     this.progress?.finish();
+    await this.sendNotifications(error);
     if (this.signalHandler) {
       process.off('SIGINT', this.signalHandler);
       process.off('SIGTERM', this.signalHandler);

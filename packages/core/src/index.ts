@@ -17,6 +17,8 @@ export { isStorageDriver } from './contracts/storage.js';
 export { listTables, readSchemaInfo } from './db/pg-introspect.js';
 export type { StorageDriver, StorageHookOptions, StorageHookResult } from './contracts/storage.js';
 export { isTransformer } from './contracts/transformer.js';
+export { isNotifier } from './contracts/notifier.js';
+export type { NotificationEvent, NotifiedOperation, Notifier, NotifierConfig, NotifierHookOptions, NotifierHookResult } from './contracts/notifier.js';
 export type {
   ColumnInfo,
   ForeignKeyInfo,

@@ -47,6 +47,7 @@ export default class Restore extends BaseCommand<typeof Restore> {
     const targetUrl = flags['target-url'];
     this.addSecretsOf(targetUrl);
     const loaded = await this.loadEnvironment();
+    this.notification = { operation: 'restore', ...loaded };
     const target = {
       database: flags.database,
       targetUrl,
@@ -66,8 +67,18 @@ export default class Restore extends BaseCommand<typeof Restore> {
       ...(transformer ? { transformer } : {}),
     });
 
-    if (report.dryRun) this.renderPlan(report.plan);
-    else this.renderReport(report);
+    if (report.dryRun) {
+      this.notification = undefined; // a plan changes nothing: nobody needs to hear of it
+      this.renderPlan(report.plan);
+    } else {
+      this.notification.report = {
+        snapshotId: report.plan.snapshotId,
+        database: report.database,
+        tables: report.tables.length,
+        rows: report.tables.reduce((n, t) => n + t.rows, 0),
+      };
+      this.renderReport(report);
+    }
     return report;
   }
 

@@ -159,7 +159,8 @@ export function resolveEnvironment(config: LoadedConfig, name?: string): Resolve
   };
 }
 
-function interpolateDeep(value: unknown, where: string): unknown {
+/** Interpolates `${VAR}` in every string of a value (objects and arrays included). */
+export function interpolateDeep(value: unknown, where: string): unknown {
   if (typeof value === 'string') return interpolate(value, where);
   if (Array.isArray(value)) return value.map((v) => interpolateDeep(v, where));
   if (value && typeof value === 'object') {

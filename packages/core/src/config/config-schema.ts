@@ -30,6 +30,14 @@ export const environmentConfigSchema = z.looseObject({
    * is refused unless the restore masks it on the way in (`--anonymize`).
    */
   requireAnonymized: z.boolean().optional(),
+  /**
+   * Who hears how snapshot, restore, promote and prune end: targets handled by notifier plugins
+   * (`{ type: 'webhook', url }`, `{ type: 'email', smtp, from, to }`), each with `on: ['failed',
+   * 'succeeded']` (default both). `${VAR}` is read when a notification is sent.
+   */
+  notify: z
+    .array(z.looseObject({ type: z.string().min(1), on: z.array(z.enum(['succeeded', 'failed'])).min(1).optional() }))
+    .optional(),
 });
 
 /**

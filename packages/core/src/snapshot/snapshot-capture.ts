@@ -5,7 +5,9 @@ import { createGzip } from 'node:zlib';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { ulid } from 'ulid';
-import { normaliseAbort, throwIfAborted } from '../abort.js';
+import { abortedError, normaliseAbort, throwIfAborted } from '../abort.js';
+import { formatDuration } from '../cli/text-format.js';
+import { StrataError } from '../errors.js';
 import type { LoadedConfig } from '../config/config-loader.js';
 import { connectClient, describeServer, qualified, quoteIdent, translatePgError } from '../db/pg-connect.js';
 import type { TableTransform, Transformer } from '../contracts/transformer.js';
@@ -27,9 +29,54 @@ import type { SnapshotOptions, SnapshotResult } from './snapshot-types.js';
  */
 export const GZIP_LEVEL = 1;
 
-/** Captures the environment's database into a new snapshot; the manifest is written last. */
+/**
+ * Captures the environment's database into a new snapshot; the manifest is written last. With
+ * `retries`, a capture that fails for a reason that may pass (an unreachable server or storage, a
+ * dropped connection) is tried again after `retryDelayMs`, doubling each time; every failed
+ * attempt has removed what it wrote before the next one starts.
+ */
 export async function snapshot(options: SnapshotOptions): Promise<SnapshotResult> {
-  return captureDatabase(options, options.env.databaseUrl, options);
+  const attempts = 1 + Math.max(0, options.retries ?? 0);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await captureDatabase(options, options.env.databaseUrl, options);
+    } catch (error) {
+      if (attempt >= attempts || !mayPassOnRetry(error)) throw error;
+      const delayMs = (options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS) * 2 ** (attempt - 1);
+      const reason = (error as Error).message.replace(/\.?$/, '.');
+      options.log?.('warn', `Snapshot attempt ${attempt} of ${attempts} failed: ${reason} Retrying in ${formatDuration(delayMs)}.`);
+      await sleep(delayMs, options.signal);
+    }
+  }
+}
+
+const DEFAULT_RETRY_DELAY_MS = 60_000;
+
+/**
+ * Whether trying again could help: database and storage failures (exit codes 3 and 4, whoever
+ * raised them) and unexpected errors may; a bad config, a migration problem, damaged data or an
+ * interruption will not.
+ */
+function mayPassOnRetry(error: unknown): boolean {
+  const exitCode = (error as { exitCode?: unknown } | null)?.exitCode;
+  if (typeof exitCode === 'number') return exitCode === 3 || exitCode === 4;
+  return !(error instanceof StrataError);
+}
+
+/** Waits `ms`, or rejects as soon as the signal fires. */
+async function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  throwIfAborted(signal, 'snapshot');
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(abortedError('snapshot'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /**

@@ -13,6 +13,10 @@ export interface SnapshotOptions extends OperationContext {
    * manifest. Its rules are checked against the schema before any row is read.
    */
   transformer?: Transformer;
+  /** Attempts after a failure that may pass (server or storage unreachable); default 0. */
+  retries?: number;
+  /** Wait before the first retry, doubled for each next one; default 60 s. */
+  retryDelayMs?: number;
 }
 
 export interface SnapshotResult {
