@@ -76,6 +76,21 @@ beforeAll(async () => {
     project: 'plugins',
     modules: { app: { migrations: './migrations' } },
     environments: {
+      pinned: {
+        database: 'postgres://unused@127.0.0.1:1/unused',
+        storage: 'file://./snapshots',
+        plugins: { '@strata/plugin-s3': '^0.1.0', '@strata/plugin-local': '>=0.1.0' },
+      },
+      'needs-newer': {
+        database: 'postgres://unused@127.0.0.1:1/unused',
+        storage: 'file://./snapshots',
+        plugins: { '@strata/plugin-s3': '^9.0.0' },
+      },
+      'needs-missing': {
+        database: 'postgres://unused@127.0.0.1:1/unused',
+        storage: 'file://./snapshots',
+        plugins: { '@acme/strata-plugin-gcs': '^1.0.0' },
+      },
       s3: {
         database: 'postgres://unused@127.0.0.1:1/unused',
         storage: {
@@ -134,5 +149,37 @@ describe('the S3 plugin', () => {
     const removed = await strataIn(dataDir, ['plugins', 'uninstall', PLUGIN]);
     expect(removed.exitCode, describeRun(removed)).toBe(0);
     expect((await plugins(dataDir)).find((p) => p.name === PLUGIN)?.type).toBe('core');
+  });
+});
+
+describe('plugins an environment needs', () => {
+  it('runs when every named plugin is installed within its range', async () => {
+    const result = await strataIn(path.join(work, 'pinned'), ['list', '--env', 'pinned', '--json', '--config', configPath]);
+    expect(result.exitCode, describeRun(result)).toBe(0);
+  });
+
+  it('refuses, with the install command, when a plugin is outside its range or missing', async () => {
+    const newer = await strataIn(path.join(work, 'pinned'), ['list', '--env', 'needs-newer', '--json', '--config', configPath]);
+    expect(newer.exitCode, describeRun(newer)).toBe(2);
+    expect(newer.json().error).toMatchObject({ code: 'plugin-version-mismatch', hint: expect.stringContaining('strata plugins install @strata/plugin-s3@"^9.0.0"') });
+    const missing = await strataIn(path.join(work, 'pinned'), ['snapshot', '--env', 'needs-missing', '--config', configPath]);
+    expect(missing.exitCode, describeRun(missing)).toBe(2);
+    expect(missing.stderr).toContain('Environment "needs-missing" needs the plugin @acme/strata-plugin-gcs ^1.0.0, which is not installed.');
+    expect(missing.stderr).toContain('strata plugins install @acme/strata-plugin-gcs@"^1.0.0"');
+  });
+
+  it('refuses any environment while a plugin made for another plugin API is installed', async () => {
+    const dataDir = path.join(work, 'old-api');
+    const pluginDir = path.join(work, 'old-api-plugin');
+    await mkdir(pluginDir, { recursive: true });
+    await writeFile(
+      path.join(pluginDir, 'package.json'),
+      JSON.stringify({ name: '@acme/strata-plugin-old', version: '3.0.0', type: 'module', oclif: {}, strata: { pluginApi: '^9.0.0' } }),
+    );
+    const linked = await strataIn(dataDir, ['plugins', 'link', pluginDir, '--no-install']);
+    expect(linked.exitCode, describeRun(linked)).toBe(0);
+    const result = await strataIn(dataDir, ['list', '--env', 'pinned', '--json', '--config', configPath]);
+    expect(result.exitCode, describeRun(result)).toBe(2);
+    expect(result.json().error).toMatchObject({ code: 'plugin-api-mismatch', message: expect.stringContaining('@acme/strata-plugin-old 3.0.0 (linked)') });
   });
 });

@@ -6,6 +6,7 @@ import { isStorageDriver, type StorageDriver, type StorageHookOptions, type Stor
 import { isNotifier, type NotificationEvent, type NotifiedOperation, type NotifierConfig, type NotifierHookOptions, type NotifierHookResult } from './contracts/notifier.js';
 import { isTransformer, type Transformer, type TransformerHookOptions, type TransformerHookResult } from './contracts/transformer.js';
 import { notificationEvent, targetWants, type OperationReport } from './notify/notification.js';
+import { checkPlugins, type InstalledPlugin } from './plugins/plugin-check.js';
 import { AbortedError, ConfigError, StorageError, StrataError, redactUrl } from './errors.js';
 import type { OperationContext } from './operation-context.js';
 
@@ -106,6 +107,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   /** Picks an environment of a loaded config and remembers its secrets, so no output shows them. */
   protected pickEnvironment(config: LoadedConfig, name: string | undefined): ResolvedEnvironment {
     const env = resolveEnvironment(config, name);
+    checkPlugins(env.name, env.raw.plugins, this.installedPlugins());
     this.addSecretsOf(env.databaseUrl);
     this.addSecretsOf(env.storageUrl);
     this.addSecretValues(env.storageOptions);
@@ -158,6 +160,14 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     } catch {
       // Not a URL: nothing to remember, and the generic scrubbing below still applies.
     }
+  }
+
+  /** The plugins oclif loaded (bundled, installed, linked), with the plugin API they declare. */
+  protected installedPlugins(): InstalledPlugin[] {
+    return [...this.config.plugins.values()].map((plugin) => {
+      const pluginApi = (plugin.pjson as { strata?: { pluginApi?: unknown } }).strata?.pluginApi;
+      return { name: plugin.name, version: plugin.version, type: plugin.type, ...(typeof pluginApi === 'string' ? { pluginApi } : {}) };
+    });
   }
 
   /**

@@ -18,6 +18,7 @@ export { listTables, readSchemaInfo } from './db/pg-introspect.js';
 export type { StorageDriver, StorageHookOptions, StorageHookResult } from './contracts/storage.js';
 export { isTransformer } from './contracts/transformer.js';
 export { isNotifier } from './contracts/notifier.js';
+export { checkPlugins, PLUGIN_API_VERSION, type InstalledPlugin } from './plugins/plugin-check.js';
 export type { NotificationEvent, NotifiedOperation, Notifier, NotifierConfig, NotifierHookOptions, NotifierHookResult } from './contracts/notifier.js';
 export type {
   ColumnInfo,
@@ -48,6 +49,9 @@ export type {
 export { restore } from './restore/restore-run.js';
 export { resolveRestoreTarget } from './restore/restore-target.js';
 export type { RestoreOptions, RestoreReport, RestorePlan, RestoreTableResult } from './restore/restore-types.js';
+export { planRetention, KEEP_TAG, type RetentionCandidate, type RetentionKeep, type RetentionPlan } from './retention/retention-plan.js';
+export type { RetentionConfig, RetentionPolicy } from './retention/retention-policy.js';
+export { prune, type PruneOptions, type PruneResult } from './retention/prune.js';
 export { migrationStatus, migrateUp, runMigrations, planRestoreMigrations } from './migrations/migration-runner.js';
 export { listMigrations, migrationKey, moduleTableName } from './migrations/migration-source.js';
 export type { MigrationRef, ModuleMigrationStatus, RestoreMigrationPlan } from './migrations/migration-types.js';

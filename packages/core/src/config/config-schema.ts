@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+import { RETENTION_SPAN } from '../retention/retention-policy.js';
+
 const identifier = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** One module of the application: a folder of knex migrations with its own history table. */
@@ -35,8 +37,29 @@ export const environmentConfigSchema = z.looseObject({
    * (`{ type: 'webhook', url }`, `{ type: 'email', smtp, from, to }`), each with `on: ['failed',
    * 'succeeded']` (default both). `${VAR}` is read when a notification is sent.
    */
+  /**
+   * Plugins this environment needs, with semver ranges (`{ "@strata/plugin-s3": "^0.1.0" }`):
+   * every command for it refuses to run, naming the install command, when one is missing or
+   * outside its range.
+   */
+  plugins: z.record(z.string().min(1), z.string().min(1)).optional(),
   notify: z
     .array(z.looseObject({ type: z.string().min(1), on: z.array(z.enum(['succeeded', 'failed'])).min(1).optional() }))
+    .optional(),
+  /**
+   * What `strata prune` keeps when no `--keep-*` flag is given: the flags' names in camelCase
+   * (`keepWithin: '30d'` is `--keep-within 30d`). Any flag on the command line replaces this
+   * section as a whole.
+   */
+  retention: z
+    .strictObject({
+      keepLast: z.int().min(1).optional(),
+      keepWithin: z.string().regex(RETENTION_SPAN, 'must be a number and a unit: 12h, 30d, 2w, 6m (months) or 1y').optional(),
+      keepDaily: z.int().min(1).optional(),
+      keepWeekly: z.int().min(1).optional(),
+      keepMonthly: z.int().min(1).optional(),
+      keepYearly: z.int().min(1).optional(),
+    })
     .optional(),
 });
 
