@@ -104,10 +104,14 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return { config, env: this.pickEnvironment(config, name ?? flags.env) };
   }
 
-  /** Picks an environment of a loaded config and remembers its secrets, so no output shows them. */
-  protected pickEnvironment(config: LoadedConfig, name: string | undefined): ResolvedEnvironment {
+  /**
+   * Picks an environment of a loaded config, remembers its secrets so no output shows them, and
+   * (unless told not to: `doctor` reports it as one of its checks) refuses to go on when the
+   * plugins it needs are missing or incompatible.
+   */
+  protected pickEnvironment(config: LoadedConfig, name: string | undefined, options: { checkPlugins?: boolean } = {}): ResolvedEnvironment {
     const env = resolveEnvironment(config, name);
-    checkPlugins(env.name, env.raw.plugins, this.installedPlugins());
+    if (options.checkPlugins !== false) checkPlugins(env.name, env.raw.plugins, this.installedPlugins());
     this.addSecretsOf(env.databaseUrl);
     this.addSecretsOf(env.storageUrl);
     this.addSecretValues(env.storageOptions);

@@ -72,6 +72,7 @@ export function checkPlugins(envName: string, required: unknown, installed: Inst
   }
 }
 
-function describeType(type: string): string {
+/** How people call a plugin of this oclif type: bundled, installed or linked. */
+export function describeType(type: string): string {
   return type === 'core' ? 'bundled' : type === 'user' ? 'installed' : type === 'link' ? 'linked' : type;
 }
