@@ -316,7 +316,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       for (const value of [target.url, target.smtp]) if (typeof value === 'string' && value.length >= 8) this.secrets.add(value);
       this.addSecretValues(target);
       try {
-        const result = await this.config.runHook<'strata:notifier', StrataHooks>('strata:notifier', { target, environment: env.name });
+        const result = await this.config.runHook<'strata:notifier', StrataHooks>('strata:notifier', { target, environment: env.name, index });
         const hookFailure = result.failures[0];
         if (hookFailure) throw hookFailure.error;
         const notifier = result.successes.map((s) => s.result).find(isNotifier);

@@ -59,6 +59,8 @@ export interface Notifier {
 export interface NotifierHookOptions {
   target: NotifierConfig;
   environment: string;
+  /** The target's position in the environment's `notify` list, for messages (`notify[1].url`). */
+  index?: number;
 }
 
 /** A notifier when the plugin handles `target.type`, `undefined` otherwise. */
