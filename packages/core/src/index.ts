@@ -58,3 +58,6 @@ export type { MigrationRef, ModuleMigrationStatus, RestoreMigrationPlan } from '
 export { connectClient, withKnex } from './db/pg-connect.js';
 export { endClient } from './snapshot/snapshot-capture.js';
 export { STRATA_VERSION } from './version.js';
+export { promote, type PromoteOptions, type PromoteResult } from './promote/promote.js';
+export { HookError, type HookStep, type PromotionHooks } from './promote/promote-hooks.js';
+export { tablesLeftEmpty } from './restore/restore-run.js';

@@ -40,6 +40,12 @@ export default class Restore extends BaseCommand<typeof Restore> {
       summary: "Mask the rows on their way into the database with the config's anonymize rules (needs @strata/plugin-anonymize).",
       default: false,
     }),
+    'exclude-table': Flags.string({
+      summary: "A table to leave empty (schema.table), on top of the environment's restore.exclude; repeat for several.",
+      helpValue: 'TABLE',
+      multiple: true,
+      multipleNonGreedy: true,
+    }),
   };
 
   async run(): Promise<RestoreReport> {
@@ -65,6 +71,7 @@ export default class Restore extends BaseCommand<typeof Restore> {
       ...target,
       dryRun: flags['dry-run'],
       ...(transformer ? { transformer } : {}),
+      ...(flags['exclude-table'] ? { excludeTables: flags['exclude-table'] } : {}),
     });
 
     if (report.dryRun) {

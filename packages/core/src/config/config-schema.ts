@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { hooksSchema } from '../promote/promote-hooks.js';
 import { RETENTION_SPAN } from '../retention/retention-policy.js';
 
 const identifier = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -37,6 +38,13 @@ export const environmentConfigSchema = z.looseObject({
    * (`{ type: 'webhook', url }`, `{ type: 'email', smtp, from, to }`), each with `on: ['failed',
    * 'succeeded']` (default both). `${VAR}` is read when a notification is sent.
    */
+  /** How restores into this environment behave: `exclude` lists tables left empty (`--exclude-table`). */
+  restore: z.strictObject({ exclude: z.array(z.string().min(1)).optional() }).optional(),
+  /**
+   * Before and after restores of a promotion into this environment: SQL files run on the database
+   * (`"scrub.sql"` or `{ sql }`, relative to the config) or shell commands (`{ run }`).
+   */
+  hooks: hooksSchema.optional(),
   /**
    * Plugins this environment needs, with semver ranges (`{ "@strata/plugin-s3": "^0.1.0" }`):
    * every command for it refuses to run, naming the install command, when one is missing or

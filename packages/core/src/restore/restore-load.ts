@@ -5,9 +5,9 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { normaliseAbort, throwIfAborted } from '../abort.js';
 import { connectClient, qualified, quoteIdent } from '../db/pg-connect.js';
 import type { TableTransform, Transformer } from '../contracts/transformer.js';
-import { listForeignKeys, listIndexes, listSequences, listTables, readSchemaInfo, tableId, type ForeignKeyInfo, type IndexInfo, type TableInfo } from '../db/pg-introspect.js';
+import { listForeignKeys, listIndexes, listSequences, listTables, normaliseTableName, readSchemaInfo, tableId, type ForeignKeyInfo, type IndexInfo, type TableInfo } from '../db/pg-introspect.js';
 import { CopyRowTransform } from '../format/copy-text.js';
-import { IntegrityError, isNotFound, MigrationError, StrataError } from '../errors.js';
+import { ConfigError, IntegrityError, isNotFound, MigrationError, StrataError } from '../errors.js';
 import type { Manifest, TableEntry } from '../format/manifest-schema.js';
 import { CopyRowCounter, DigestStream } from '../format/stream-digest.js';
 import type { OperationContext } from '../operation-context.js';
@@ -35,6 +35,8 @@ export interface LoadResult {
 /** Tables of the snapshot that exist in the migrated database, in foreign-key order. */
 export interface LoadPlan {
   load: { entry: TableEntry; target: TableInfo }[];
+  /** Tables left empty on purpose (`excludeTables`): truncated, not loaded. */
+  emptied: TableInfo[];
   skipped: { table: string; reason: string }[];
   foreignKeys: ForeignKeyInfo[];
   cycles: string[][];
@@ -45,12 +47,26 @@ export interface LoadPlan {
  * database lacks (its module was removed) is skipped; a captured column the table lacks means the
  * source had changes no migration made, and loading would lose data, so that is an error.
  */
-export async function planLoad(client: pg.ClientBase, manifest: Manifest, removedModules: string[]): Promise<LoadPlan> {
+export async function planLoad(client: pg.ClientBase, manifest: Manifest, removedModules: string[], exclude: string[] = []): Promise<LoadPlan> {
   const targetTables = new Map((await listTables(client)).map((t) => [tableId(t.schema, t.name), t]));
   const load: LoadPlan['load'] = [];
   const skipped: LoadPlan['skipped'] = [];
+  const excluded = new Set(exclude.map(normaliseTableName));
+  for (const name of excluded) {
+    if (!targetTables.has(name)) {
+      throw new ConfigError(`The table ${name} to leave empty does not exist in the restored schema.`, {
+        code: 'exclude-table-unknown',
+        hint: 'Check the name (schema.table, schema public by default) in --exclude-table or the environment\'s restore.exclude.',
+      });
+    }
+  }
+  const emptied = [...excluded].map((name) => targetTables.get(name)!);
   for (const entry of manifest.tables) {
     const id = tableId(entry.schema, entry.name);
+    if (excluded.has(id)) {
+      skipped.push({ table: id, reason: 'left empty (excluded)' });
+      continue;
+    }
     const target = targetTables.get(id);
     if (!target) {
       skipped.push({
@@ -81,7 +97,15 @@ export async function planLoad(client: pg.ClientBase, manifest: Manifest, remove
     foreignKeys.map((fk) => ({ from: tableId(fk.schema, fk.table), to: tableId(fk.refSchema, fk.refTable) })),
   );
   const byId = new Map(load.map((l) => [tableId(l.entry.schema, l.entry.name), l]));
-  return { load: order.map((id) => byId.get(id)!), skipped, foreignKeys, cycles };
+  // A loaded table whose foreign key points into an emptied one could not keep its rows.
+  const broken = foreignKeys.find((fk) => byId.has(tableId(fk.schema, fk.table)) && excluded.has(tableId(fk.refSchema, fk.refTable)) && !excluded.has(tableId(fk.schema, fk.table)));
+  if (broken) {
+    throw new ConfigError(
+      `Table ${tableId(broken.schema, broken.table)} references ${tableId(broken.refSchema, broken.refTable)} (${broken.name}), so ${tableId(broken.refSchema, broken.refTable)} cannot be left empty.`,
+      { code: 'exclude-table-referenced', hint: `Leave ${tableId(broken.schema, broken.table)} empty as well, or restore ${tableId(broken.refSchema, broken.refTable)}.` },
+    );
+  }
+  return { load: order.map((id) => byId.get(id)!), emptied, skipped, foreignKeys, cycles };
 }
 
 /**
@@ -128,8 +152,9 @@ export async function loadData(
     // The snapshot is the whole content of every table it holds: rows that migrations seeded
     // (reference data) are in it too, and would otherwise collide. Truncating in this
     // transaction also lets COPY write frozen rows.
-    if (plan.load.length > 0) {
-      await client.query(`TRUNCATE ${plan.load.map(({ entry }) => qualified(entry.schema, entry.name)).join(', ')}`);
+    const emptied = plan.emptied.map((t) => qualified(t.schema, t.name));
+    if (plan.load.length > 0 || emptied.length > 0) {
+      await client.query(`TRUNCATE ${[...plan.load.map(({ entry }) => qualified(entry.schema, entry.name)), ...emptied].join(', ')}`);
     }
 
     const overallTotalRows = plan.load.reduce((sum, { entry }) => sum + entry.rows, 0);

@@ -55,9 +55,11 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
   const { host, port } = describeServer(target.url);
   const server = `${host}:${port}`;
 
-  const manifest = await showSnapshot(ctx, options.id);
+  // Where the snapshot is read from: this environment's storage, or the source's (promote).
+  const from: OperationContext = options.source ? { ...ctx, storage: options.source.storage, env: { ...env, name: options.source.environment } } : ctx;
+  const manifest = await showSnapshot(from, options.id);
   const transformer = chooseTransformer(ctx, manifest, options.transformer);
-  const prefix = snapshotPrefix(config.project, env.name, manifest.id);
+  const prefix = snapshotPrefix(config.project, from.env.name, manifest.id);
   const migrations = await planRestoreMigrations(config, manifest.modules);
   for (const module of migrations.removedModules) warn(`Module ${module} is in the snapshot but no longer in the config; its tables are skipped.`);
   for (const module of migrations.newModules) warn(`Module ${module} is not in the snapshot; it is migrated fully after the load.`);
@@ -111,13 +113,15 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
     guard = await connectClient(workUrl);
 
     await migrate(ctx, workUrl, migrations.before);
-    const loadPlan = await planLoadOn(workUrl, manifest, migrations.removedModules);
+    const loadPlan = await planLoadOn(workUrl, manifest, migrations.removedModules, tablesLeftEmpty(env, options.excludeTables));
     for (const s of loadPlan.skipped) warn(`Table ${s.table} is skipped: ${s.reason}.`);
     if (loadPlan.cycles.length > 0) {
       ctx.log?.('info', `Foreign-key cycles loaded as groups: ${loadPlan.cycles.map((c) => c.join(' ↔ ')).join('; ')}.`);
     }
-    const loaded = await loadData(ctx, workUrl, manifest, prefix, loadPlan, transformer);
+    const loaded = await loadData(from, workUrl, manifest, prefix, loadPlan, transformer);
     await migrate(ctx, workUrl, migrations.after);
+    throwIfAborted(signal, 'restore');
+    if (options.beforeRename) await options.beforeRename(workUrl);
 
     throwIfAborted(signal, 'restore');
     await endClient(guard);
@@ -147,6 +151,12 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
   } finally {
     await endClient(admin);
   }
+}
+
+/** Tables a restore leaves empty: the environment's `restore.exclude` and the ones asked for. */
+export function tablesLeftEmpty(env: OperationContext['env'], asked: string[] = []): string[] {
+  const configured = (env.raw.restore as { exclude?: unknown } | undefined)?.exclude;
+  return [...new Set([...(Array.isArray(configured) ? configured.map(String) : []), ...asked])];
 }
 
 /**
@@ -182,10 +192,10 @@ async function migrate(ctx: OperationContext, url: string, refs: MigrationRef[])
   );
 }
 
-async function planLoadOn(url: string, manifest: Parameters<typeof planLoad>[1], removedModules: string[]): ReturnType<typeof planLoad> {
+async function planLoadOn(url: string, manifest: Parameters<typeof planLoad>[1], removedModules: string[], exclude: string[]): ReturnType<typeof planLoad> {
   const client = await connectClient(url);
   try {
-    return await planLoad(client, manifest, removedModules);
+    return await planLoad(client, manifest, removedModules, exclude);
   } finally {
     await endClient(client);
   }

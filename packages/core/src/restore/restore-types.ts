@@ -1,3 +1,4 @@
+import type { StorageDriver } from '../contracts/storage.js';
 import type { Transformer } from '../contracts/transformer.js';
 import type { OperationContext } from '../operation-context.js';
 
@@ -18,6 +19,19 @@ export interface RestoreOptions extends OperationContext {
    * `restore --anonymize`). Its rules are checked against the schema before any row is loaded.
    */
   transformer?: Transformer;
+  /**
+   * Where the snapshot is, when not in this environment's storage: another environment's storage
+   * (promote reads a source snapshot in place when both environments share a storage).
+   */
+  source?: { storage: StorageDriver; environment: string };
+  /** Tables (`table` or `schema.table`) that keep their schema and stay empty: their rows are not loaded. */
+  excludeTables?: string[];
+  /**
+   * Runs on the finished database (loaded and migrated) while it still has its temporary name,
+   * before it takes the target's: promote's `afterRestore` hooks. A failure drops the database,
+   * like any other failure of the restore.
+   */
+  beforeRename?: (databaseUrl: string) => Promise<void>;
 }
 
 export interface RestorePlan {

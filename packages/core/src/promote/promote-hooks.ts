@@ -1,0 +1,127 @@
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+
+import { z } from 'zod';
+
+import { connectClient, describeServer } from '../db/pg-connect.js';
+import { ConfigError, StrataError } from '../errors.js';
+import { endClient } from '../snapshot/snapshot-capture.js';
+
+/** A promotion hook failed: the promotion stopped there. */
+export class HookError extends StrataError {
+  override readonly exitCode = 7;
+}
+
+/**
+ * One step of an environment's `hooks.beforeRestore` / `hooks.afterRestore`: a SQL file (a string
+ * ending in `.sql`, or `{ sql: 'file.sql' }`, relative to the config file) run on the database,
+ * or a shell command (any other string, or `{ run: 'command' }`).
+ */
+export type HookStep = string | { sql: string } | { run: string };
+
+export const hookStepSchema = z.union([z.string().min(1), z.strictObject({ sql: z.string().min(1) }), z.strictObject({ run: z.string().min(1) })]);
+export const hooksSchema = z.strictObject({
+  beforeRestore: z.array(hookStepSchema).optional(),
+  afterRestore: z.array(hookStepSchema).optional(),
+});
+export type PromotionHooks = z.output<typeof hooksSchema>;
+
+/** What a hook sees: the database it concerns, the snapshot and the environment. */
+export interface HookContext {
+  /** The database the step works on (`STRATA_DATABASE_URL`). */
+  databaseUrl: string;
+  snapshotId: string;
+  environment: string;
+  /** Directory SQL files are relative to (the config's). */
+  baseDir: string;
+  signal?: AbortSignal;
+}
+
+/** Reads and checks an environment's `hooks` section; `undefined` when it has none. */
+export function parseHooks(raw: unknown, envName: string): PromotionHooks | undefined {
+  if (raw === undefined) return undefined;
+  const parsed = hooksSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`environments.${envName}.hooks${issue?.path.length ? `.${issue.path.join('.')}` : ''} is invalid: ${issue?.message ?? 'unknown problem'}.`, {
+      code: 'config-invalid',
+      hint: 'Each hook is a SQL file ("scrub.sql" or { sql: "scrub.sql" }) or a shell command ({ run: "…" }), under beforeRestore or afterRestore.',
+    });
+  }
+  return parsed.data;
+}
+
+/** A step as people read it in messages: `hooks.afterRestore[1] (sql scrub.sql)`. */
+export function describeStep(phase: string, index: number, step: HookStep): string {
+  const kind = sqlFileOf(step) !== undefined ? `sql ${sqlFileOf(step)}` : `run ${commandOf(step)}`;
+  return `hooks.${phase}[${index}] (${kind})`;
+}
+
+/** Runs the steps in order; the first that fails stops the rest with a `HookError` naming it. */
+export async function runHooks(phase: 'beforeRestore' | 'afterRestore', steps: HookStep[] | undefined, ctx: HookContext, log?: (message: string) => void): Promise<string[]> {
+  const ran: string[] = [];
+  for (const [index, step] of (steps ?? []).entries()) {
+    const name = describeStep(phase, index, step);
+    log?.(`Running ${name}.`);
+    try {
+      const file = sqlFileOf(step);
+      if (file !== undefined) await runSql(path.resolve(ctx.baseDir, file), ctx.databaseUrl);
+      else await runCommand(commandOf(step), ctx);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      throw new HookError(`The promotion stopped: ${name} failed: ${reason}`.replace(/\.?$/, '.'), {
+        code: 'hook-failed',
+        hint: `Fix the ${phase} hook of environment "${ctx.environment}" and promote again${phase === 'afterRestore' ? '; the restored database was dropped' : '; nothing was restored'}.`,
+        cause: error,
+      });
+    }
+    ran.push(name);
+  }
+  return ran;
+}
+
+function sqlFileOf(step: HookStep): string | undefined {
+  if (typeof step === 'string') return step.trim().toLowerCase().endsWith('.sql') ? step.trim() : undefined;
+  return 'sql' in step ? step.sql : undefined;
+}
+
+function commandOf(step: HookStep): string {
+  return typeof step === 'string' ? step : 'run' in step ? step.run : '';
+}
+
+async function runSql(file: string, databaseUrl: string): Promise<void> {
+  let sql: string;
+  try {
+    sql = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const client = await connectClient(databaseUrl);
+  try {
+    // One simple-protocol query: the file may hold several statements, run in one transaction.
+    await client.query(`BEGIN;\n${sql}\n;COMMIT;`);
+  } catch (error) {
+    const { database } = describeServer(databaseUrl);
+    throw new Error(`${(error as Error).message} (in database ${database})`);
+  } finally {
+    await endClient(client, { force: true });
+  }
+}
+
+/** Runs a shell command with STRATA_DATABASE_URL, STRATA_SNAPSHOT_ID and STRATA_ENV set; its output goes to stderr. */
+async function runCommand(command: string, ctx: HookContext): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(command, {
+      shell: true,
+      stdio: ['ignore', process.stderr, process.stderr],
+      env: { ...process.env, STRATA_DATABASE_URL: ctx.databaseUrl, STRATA_SNAPSHOT_ID: ctx.snapshotId, STRATA_ENV: ctx.environment },
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    });
+    child.once('error', (error) => reject(new Error(`could not start: ${error.message}`)));
+    child.once('exit', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new Error(signal ? `ended by ${signal}` : `exited with code ${code}`));
+    });
+  });
+}
