@@ -114,6 +114,23 @@ describe('notifications', () => {
     expect(posts[0]!.body.text).toMatch(/failed/);
   });
 
+  it('a prune posts what it removed and kept; a dry run posts nothing', async () => {
+    const another = await strata(['snapshot', '--env', 'prod']);
+    expect(another.exitCode, describeRun(another)).toBe(0);
+    const before = received.length;
+    const dry = await strata(['prune', '--env', 'prod', '--keep-last', '1', '--dry-run']);
+    expect(dry.exitCode, describeRun(dry)).toBe(0);
+    expect(received.slice(before)).toHaveLength(0);
+    const real = await strata(['prune', '--env', 'prod', '--keep-last', '1', '--json']);
+    expect(real.exitCode, describeRun(real)).toBe(0);
+    const pruned = real.json<{ removed: Array<{ id: string }>; kept: unknown[] }>();
+    const posts = received.slice(before);
+    expect(posts).toHaveLength(1);
+    expect(posts[0]!.body.event).toMatchObject({ operation: 'prune', outcome: 'succeeded', kept: pruned.kept.length });
+    expect(pruned.removed.length).toBeGreaterThan(0);
+    expect(posts[0]!.body.event.removed).toEqual(expect.arrayContaining(pruned.removed.map((s) => s.id)));
+  });
+
   it('a restore dry run notifies nobody', async () => {
     const before = received.length;
     const plan = await strata(['restore', 'latest', '--env', 'prod', '--dry-run']);

@@ -36,8 +36,13 @@ export default class Prune extends BaseCommand<typeof Prune> {
   };
 
   async run(): Promise<PruneResult> {
-    const ctx = await this.loadContext();
+    const loaded = await this.loadEnvironment();
+    if (!this.flags['dry-run']) this.notification = { operation: 'prune', ...loaded };
+    const ctx = await this.loadContext(loaded);
     const result = await prune(ctx, { ...this.policyFromFlags(), dryRun: this.flags['dry-run'] });
+    if (this.notification) {
+      this.notification.report = { removed: [...result.removed.map((s) => s.id), ...result.incompleteRemoved], kept: result.kept.length };
+    }
     const rows = [
       ...result.kept.map((s) => ['keep', s.id, formatTimestamp(s.createdAt), s.reasons.join(', ')]),
       ...result.removed.map((s) => [result.dryRun ? 'would remove' : 'removed', s.id, formatTimestamp(s.createdAt), '']),
