@@ -3,17 +3,20 @@
 // with an excluded table left empty and the staging hooks run (a shell command before the
 // restore, a SQL file on the restored database before it takes its name). A failing hook stops
 // the promotion and leaves no database.
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 import { seedShop } from '../../examples/shop/seed.js';
-import { describeRun, runStrata, type CliResult } from '../support/cli.js';
+import { describeRun, REPO_ROOT, runStrata, type CliResult } from '../support/cli.js';
 import { createTestDatabase, databaseUrl, dropDatabase, type TestDatabase } from '../support/database.js';
 import { SHOP_MIGRATIONS, SHOP_MODULES, databaseExists, listFiles, query, restoreLeftovers } from './shop-fixture.js';
 
+const run = promisify(execFile);
 const SALT = 'promote-e2e-Salt-2f7c9e41';
 let source: TestDatabase;
 let work: string;
@@ -122,6 +125,22 @@ describe('strata promote', () => {
     expect(result.exitCode, describeRun(result)).toBe(7);
     expect(result.stderr).toMatch(/Error: The promotion stopped: hooks\.afterRestore\[0\] \(sql broken\.sql\) failed: .*no_such_table/);
     expect(await restoreLeftovers(inject('adminDatabaseUrl'), name)).toEqual([]);
+  });
+
+  it('the example promotion script does the same through the API', async () => {
+    const name = newDatabase('script');
+    const script = path.join(REPO_ROOT, 'examples/shop/scripts/promote.ts');
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', script, '--config', path.join(work, 'strata.config.json'), '--from', 'prod', '--to', 'staging', '--database', name], {
+      cwd: REPO_ROOT, // where `--import tsx` resolves
+      env: { ...process.env, SOURCE_DATABASE_URL: source.url, STAGING_DATABASE_URL: databaseUrl(inject('adminDatabaseUrl'), 'postgres'), STRATA_ANON_SALT: SALT },
+    });
+    const printed = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    expect(printed).toMatchObject({ database: name });
+    expect(printed.rows).toBeGreaterThan(0);
+    const emails = await query<{ email: string }>(databaseUrl(inject('adminDatabaseUrl'), name), 'SELECT email FROM customers');
+    const originals = new Set((await query<{ email: string }>(source.url, 'SELECT email FROM customers')).map((r) => r.email));
+    expect(emails.length).toBe(originals.size);
+    expect(emails.filter((e) => originals.has(e.email))).toEqual([]);
   });
 
   it('refuses to promote an environment into itself', async () => {

@@ -1,6 +1,6 @@
 export { defineConfig } from './config/config-schema.js';
 export type { StrataConfig, ModuleConfig, EnvironmentConfig } from './config/config-schema.js';
-export { loadConfig, resolveEnvironment, findConfigFile, CONFIG_FILE_NAMES } from './config/config-loader.js';
+export { loadConfig, resolveEnvironment, findConfigFile, interpolate, CONFIG_FILE_NAMES } from './config/config-loader.js';
 export type { LoadedConfig, ResolvedEnvironment } from './config/config-loader.js';
 export {
   StrataError,
