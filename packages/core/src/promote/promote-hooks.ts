@@ -109,11 +109,13 @@ async function runSql(file: string, databaseUrl: string): Promise<void> {
   }
 }
 
-/** Runs a shell command with STRATA_DATABASE_URL, STRATA_SNAPSHOT_ID and STRATA_ENV set; its output goes to stderr. */
+/** Runs a shell command in the config's directory with STRATA_DATABASE_URL, STRATA_SNAPSHOT_ID and STRATA_ENV set; its output goes to stderr. */
 async function runCommand(command: string, ctx: HookContext): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     const child = spawn(command, {
       shell: true,
+      // Like SQL files, commands are relative to the config's directory, wherever strata runs from.
+      cwd: ctx.baseDir,
       stdio: ['ignore', process.stderr, process.stderr],
       env: { ...process.env, STRATA_DATABASE_URL: ctx.databaseUrl, STRATA_SNAPSHOT_ID: ctx.snapshotId, STRATA_ENV: ctx.environment },
       ...(ctx.signal ? { signal: ctx.signal } : {}),
