@@ -5,6 +5,8 @@
 // the promotion and leaves no database.
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -20,12 +22,22 @@ const run = promisify(execFile);
 const SALT = 'promote-e2e-Salt-2f7c9e41';
 let source: TestDatabase;
 let work: string;
+let hookServer: http.Server;
+let webhookUrl: string;
+const events: Array<Record<string, any>> = [];
 const created: string[] = [];
 
 function strata(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   return runStrata([...args, '--config', path.join(work, 'strata.config.json')], {
     cwd: work,
-    env: { SOURCE_DATABASE_URL: source.url, STAGING_DATABASE_URL: databaseUrl(inject('adminDatabaseUrl'), 'postgres'), STRATA_ANON_SALT: SALT, STRATA_ENV: undefined, ...env },
+    env: {
+      SOURCE_DATABASE_URL: source.url,
+      STAGING_DATABASE_URL: databaseUrl(inject('adminDatabaseUrl'), 'postgres'),
+      STRATA_ANON_SALT: SALT,
+      WEBHOOK_URL: webhookUrl,
+      STRATA_ENV: undefined,
+      ...env,
+    },
   });
 }
 
@@ -36,6 +48,16 @@ function newDatabase(label: string): string {
 }
 
 beforeAll(async () => {
+  hookServer = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      events.push(JSON.parse(body).event);
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => hookServer.listen(0, '127.0.0.1', resolve));
+  webhookUrl = `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}/promotions`;
   source = await createTestDatabase('promote');
   work = await mkdtemp(path.join(os.tmpdir(), 'strata-promote-'));
   await writeFile(path.join(work, 'scrub.sql'), "UPDATE orders SET notes = NULL;\nINSERT INTO categories (slug, label, path) VALUES ('from-hook', 'Added by the hook', 'from-hook');\n");
@@ -52,6 +74,7 @@ beforeAll(async () => {
     storage: 'file://./staging-snapshots',
     requireAnonymized: true,
     restore: { exclude: ['order_audit'] },
+    notify: [{ type: 'webhook', url: '${WEBHOOK_URL}' }],
     hooks: {
       beforeRestore: [{ run: 'printf "%s %s %s" "$STRATA_ENV" "$STRATA_SNAPSHOT_ID" "$STRATA_DATABASE_URL" > before-restore.txt' }],
       afterRestore: ['scrub.sql'],
@@ -72,6 +95,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await new Promise<void>((resolve) => hookServer?.close(() => resolve()));
   for (const name of created) await dropDatabase(name);
   await source?.drop();
   if (work) await rm(work, { recursive: true, force: true });
@@ -114,6 +138,10 @@ describe('strata promote', () => {
     expect(seen[0]).toBe('staging');
     expect(seen[1]).toBe(body.snapshotId);
     expect(seen[2]).toMatch(/\/postgres$/);
+    // The team heard of it: one promote event, from prod to staging.
+    expect(events.filter((e) => e.operation === 'promote' && e.snapshotId === body.snapshotId)).toMatchObject([
+      { outcome: 'succeeded', environment: 'staging', fromEnvironment: 'prod', database: name },
+    ]);
     // The snapshot now lists in staging's own storage.
     const list = await strata(['list', '--env', 'staging', '--json']);
     expect(list.json<Array<{ id: string }>>().map((s) => s.id)).toContain(body.snapshotId);
@@ -125,6 +153,7 @@ describe('strata promote', () => {
     expect(result.exitCode, describeRun(result)).toBe(7);
     expect(result.stderr).toMatch(/Error: The promotion stopped: hooks\.afterRestore\[0\] \(sql broken\.sql\) failed: .*no_such_table/);
     expect(await restoreLeftovers(inject('adminDatabaseUrl'), name)).toEqual([]);
+    expect(events.at(-1)).toMatchObject({ operation: 'promote', outcome: 'failed', environment: 'staging-broken', error: { code: 'hook-failed' } });
   });
 
   it('the example promotion script does the same through the API', async () => {
