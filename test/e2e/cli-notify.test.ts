@@ -100,6 +100,8 @@ describe('notifications', () => {
     expect(posts[0]!.path).toBe('/hooks/T000/B000/secret-token');
     expect(posts[0]!.body.event).toMatchObject({ operation: 'snapshot', outcome: 'succeeded', project: 'notified', environment: 'prod', snapshotId: id, tables: 1, rows: 50 });
     expect(posts[0]!.body.text).toContain(id);
+    // Figures for people, formatted as the CLI prints them.
+    expect(posts[0]!.body.event.display).toMatchObject({ duration: expect.stringMatching(/^\d+(\.\d)? (ms|s)$/), size: expect.stringMatching(/^\d+(\.\d)? (B|KiB|MiB)$/) });
   });
 
   it('a snapshot that keeps failing posts one failure, after the last retry, with the error sentence', async () => {

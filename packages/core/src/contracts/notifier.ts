@@ -36,6 +36,8 @@ export interface NotificationEvent {
   error?: { code: string; message: string; hint?: string };
   /** One line for people, e.g. `✅ snapshot of shop/prod succeeded: 12 tables, 1.2M rows, 80 MB in 41 s`. */
   summary: string;
+  /** Figures as strata prints them (`41.3 s`, `80.0 MiB`), so every notifier shows the CLI's words. */
+  display: { duration: string; size?: string };
 }
 
 /** One configured notification target, after `${VAR}` interpolation. */

@@ -43,6 +43,7 @@ export function notificationEvent(input: {
     durationMs,
     ...(error ? { error } : {}),
     summary,
+    display: { duration: formatDuration(durationMs), ...(report.bytes !== undefined ? { size: formatBytes(report.bytes) } : {}) },
   };
 }
 

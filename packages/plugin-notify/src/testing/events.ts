@@ -19,6 +19,7 @@ export const failedSnapshot: NotificationEvent = {
     hint: 'Check that the server is running and that this machine may connect to it.',
   },
   summary: '❌ snapshot of shop/prod failed after 41.3 s: The database server db.internal:5432 could not be reached.',
+  display: { duration: '41.3 s', size: '80.0 MiB' },
 };
 
 /** A successful promotion from prod to staging. */
@@ -36,4 +37,5 @@ export const promoted: NotificationEvent = {
   rows: 1_234_567,
   bytes: 83_886_080,
   summary: '✅ promote of shop/prod → shop/staging succeeded: 12 tables, 1,234,567 rows, 80.0 MiB in 1m 35s (01JQ7ZC4W3V8N9Y2K5T6R1M0AB)',
+  display: { duration: '1m 35s', size: '80.0 MiB' },
 };
