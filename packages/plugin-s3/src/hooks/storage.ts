@@ -1,7 +1,5 @@
 import type { StorageHookOptions, StorageHookResult } from '@strata/core';
 
-import { S3Storage } from '../s3-storage.js';
-import { resolveS3Settings } from '../s3-settings.js';
 import { isS3Url } from '../s3-url.js';
 
 /**
@@ -11,5 +9,7 @@ import { isS3Url } from '../s3-url.js';
  */
 export async function storageHook(options: StorageHookOptions): Promise<StorageHookResult> {
   if (!isS3Url(options.url)) return undefined;
+  // Every command asks every storage plugin; the AWS SDK (~100 ms to load) is loaded only for s3://.
+  const [{ S3Storage }, { resolveS3Settings }] = await Promise.all([import('../s3-storage.js'), import('../s3-settings.js')]);
   return new S3Storage(resolveS3Settings(options.url, options.options ?? {}));
 }
