@@ -1,6 +1,6 @@
 // copySnapshot between two environments' storages: the copy lists, verifies and restores in the
 // target environment; a damaged source or an interrupted copy leaves nothing that lists there.
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -127,6 +127,26 @@ describe('copySnapshot', () => {
   it('refuses to copy an environment onto itself', async () => {
     const from = project.context(source.url);
     await expect(copySnapshot({ from, to: project.context(source.url), id: 'latest' })).rejects.toMatchObject({ code: 'copy-same-environment' });
+  });
+});
+
+describe('listSnapshots order', () => {
+  it('orders by time, also when a manifest writes its time with an offset', async () => {
+    const ctx = project.context(source.url);
+    const taken = await snapshot(ctx);
+    const file = (id: string) => path.join(project.dir, 'snapshots', 'rt', 'test', id, 'manifest.json');
+    const manifest = JSON.parse(await readFile(file(taken.id), 'utf8'));
+    // 2098-12-31T20:00Z written with +09:00, and one hour later written in UTC: as text the first sorts last.
+    const withOffset = { ...manifest, id: '01ZZZZZZZZ0000000000000001', createdAt: '2099-01-01T05:00:00+09:00' };
+    const inUtc = { ...manifest, id: '01ZZZZZZZZ0000000000000000', createdAt: '2098-12-31T21:00:00Z' };
+    for (const m of [withOffset, inUtc]) {
+      await mkdir(path.dirname(file(m.id)), { recursive: true });
+      await writeFile(file(m.id), JSON.stringify(m));
+    }
+    const ids = (await listSnapshots(ctx)).map((s) => s.id);
+    expect(ids.slice(0, 2)).toEqual([inUtc.id, withOffset.id]);
+    await rm(path.dirname(file(withOffset.id)), { recursive: true });
+    await rm(path.dirname(file(inUtc.id)), { recursive: true });
   });
 });
 

@@ -112,7 +112,8 @@ async function readManifests(ctx: CatalogContext, limit?: number): Promise<Manif
     const manifests = await Promise.all(batch.map((id) => limiter(() => readListedManifest(ctx, id))));
     for (const manifest of manifests) if (manifest) found.push(manifest);
   }
-  found.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
+  // By time, not by text: a manifest written elsewhere may carry an offset instead of Z.
+  found.sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt) || b.id.localeCompare(a.id));
   return limit === undefined ? found : found.slice(0, limit);
 }
 
