@@ -86,6 +86,8 @@ beforeAll(async () => {
       prod: { database: '${SOURCE_DATABASE_URL}', storage: 'file://./prod-snapshots' },
       staging,
       'staging-broken': { ...staging, hooks: { afterRestore: ['broken.sql'] } },
+      // Shares prod's storage: the snapshot is read where it is, not copied.
+      'staging-shared': { database: '${STAGING_DATABASE_URL}', storage: 'file://./prod-snapshots', requireAnonymized: true },
     },
   };
   await writeFile(path.join(work, 'strata.config.json'), JSON.stringify(config, null, 2));
@@ -170,6 +172,18 @@ describe('strata promote', () => {
     const originals = new Set((await query<{ email: string }>(source.url, 'SELECT email FROM customers')).map((r) => r.email));
     expect(emails.length).toBe(originals.size);
     expect(emails.filter((e) => originals.has(e.email))).toEqual([]);
+  });
+
+  it('reads the snapshot in place when both environments share a storage', async () => {
+    const name = newDatabase('shared');
+    const before = await listFiles(path.join(work, 'prod-snapshots'));
+    const result = await strata(['promote', '--from', 'prod', '--to', 'staging-shared', '--database', name, '--json']);
+    expect(result.exitCode, describeRun(result)).toBe(0);
+    expect(result.json()).toMatchObject({ copy: 'shared', anonymized: true });
+    expect((await listFiles(path.join(work, 'prod-snapshots'))).sort()).toEqual(before.sort());
+    expect(await query(databaseUrl(inject('adminDatabaseUrl'), name), 'SELECT count(*)::int AS n FROM customers')).toEqual(
+      await query(source.url, 'SELECT count(*)::int AS n FROM customers'),
+    );
   });
 
   it('refuses to promote an environment into itself', async () => {
