@@ -133,10 +133,12 @@ describe('notifications', () => {
     expect(posts[0]!.body.event.removed).toEqual(expect.arrayContaining(pruned.removed.map((s) => s.id)));
   });
 
-  it('a restore dry run notifies nobody', async () => {
+  it('a restore dry run notifies nobody, whether it succeeds or fails', async () => {
     const before = received.length;
     const plan = await strata(['restore', 'latest', '--env', 'prod', '--dry-run']);
     expect(plan.exitCode, describeRun(plan)).toBe(0);
+    const failedPlan = await strata(['restore', '01ZZZZZZZZZZZZZZZZZZZZZZZZ', '--env', 'prod', '--dry-run']);
+    expect(failedPlan.exitCode, describeRun(failedPlan)).toBe(4);
     expect(received.slice(before)).toHaveLength(0);
   });
 

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import { Flags } from '@oclif/core';
 
 import { BaseCommand } from '../base-command.js';
+import type { OperationReport } from '../notify/notification.js';
 import { formatCount, formatDuration } from '../cli/text-format.js';
 import type { Transformer } from '../contracts/transformer.js';
 import { AbortedError } from '../errors.js';
@@ -41,7 +42,9 @@ In a terminal, strata asks before it starts (--yes skips the question); without 
     const { flags } = this;
     const source = await this.loadEnvironment(flags.from);
     const targetEnv = this.pickEnvironment(source.config, flags.to);
-    this.notification = { operation: 'promote', config: source.config, env: targetEnv, report: undefined };
+    // A plan changes nothing, succeeded or not: nobody needs to hear of it.
+    const notification = { operation: 'promote' as const, config: source.config, env: targetEnv, report: undefined as OperationReport | undefined };
+    if (!flags['dry-run']) this.notification = notification;
     let transformer: Transformer | undefined;
     if (flags.anonymize) transformer = await this.resolveAnonymizer(source.config, targetEnv);
     else if (targetEnv.raw.requireAnonymized === true) {
@@ -73,7 +76,6 @@ In a terminal, strata asks before it starts (--yes skips the question); without 
     });
 
     if (result.dryRun) {
-      this.notification = undefined;
       const plan = result.plan!;
       this.log(`Plan: promote ${flags.fresh ? `a new snapshot of ${result.from} (planned with ${result.snapshotId})` : `snapshot ${result.snapshotId} of ${result.from}`} to ${result.to}.`);
       this.log(`- storage: ${result.copy === 'shared' ? 'shared by both environments, read in place' : `copied to ${to.storage.location}`}`);
@@ -86,7 +88,7 @@ In a terminal, strata asks before it starts (--yes skips the question); without 
     }
     const report = result.restore!;
     const rows = report.tables.reduce((n, t) => n + t.rows, 0);
-    this.notification.report = { snapshotId: result.snapshotId, fromEnvironment: result.from, database: report.database, tables: report.tables.length, rows };
+    notification.report = { snapshotId: result.snapshotId, fromEnvironment: result.from, database: report.database, tables: report.tables.length, rows };
     const hooks = [...result.hooks.beforeRestore, ...result.hooks.afterRestore];
     this.logToStderr(
       `Promoted snapshot ${result.snapshotId} of ${result.from} to ${result.to}: database ${report.database} on ${report.plan.server}, ` +

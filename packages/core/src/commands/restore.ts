@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 
 import { BaseCommand } from '../base-command.js';
+import type { OperationReport } from '../notify/notification.js';
 import { formatCount, formatDuration, renderTable } from '../cli/text-format.js';
 import { restore } from '../restore/restore-run.js';
 import { resolveRestoreTarget } from '../restore/restore-target.js';
@@ -53,7 +54,9 @@ export default class Restore extends BaseCommand<typeof Restore> {
     const targetUrl = flags['target-url'];
     this.addSecretsOf(targetUrl);
     const loaded = await this.loadEnvironment();
-    this.notification = { operation: 'restore', ...loaded };
+    // A plan changes nothing, succeeded or not: nobody needs to hear of it.
+    const notification = { operation: 'restore' as const, ...loaded, report: undefined as OperationReport | undefined };
+    if (!flags['dry-run']) this.notification = notification;
     const target = {
       database: flags.database,
       targetUrl,
@@ -75,10 +78,9 @@ export default class Restore extends BaseCommand<typeof Restore> {
     });
 
     if (report.dryRun) {
-      this.notification = undefined; // a plan changes nothing: nobody needs to hear of it
       this.renderPlan(report.plan);
     } else {
-      this.notification.report = {
+      notification.report = {
         snapshotId: report.plan.snapshotId,
         database: report.database,
         tables: report.tables.length,
