@@ -54,7 +54,8 @@ export function parseHooks(raw: unknown, envName: string): PromotionHooks | unde
 
 /** A step as people read it in messages: `hooks.afterRestore[1] (sql scrub.sql)`. */
 export function describeStep(phase: string, index: number, step: HookStep): string {
-  const kind = sqlFileOf(step) !== undefined ? `sql ${sqlFileOf(step)}` : `run ${commandOf(step)}`;
+  const file = sqlFileOf(step);
+  const kind = file !== undefined ? `sql ${file}` : `run ${commandOf(step)}`;
   return `hooks.${phase}[${index}] (${kind})`;
 }
 

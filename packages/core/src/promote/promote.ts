@@ -2,7 +2,7 @@ import type { Transformer } from '../contracts/transformer.js';
 import { ConfigError } from '../errors.js';
 import { isAnonymized } from '../format/manifest-schema.js';
 import type { OperationContext } from '../operation-context.js';
-import { restore, tablesLeftEmpty } from '../restore/restore-run.js';
+import { assertAnonymizationAllowed, restore, tablesLeftEmpty } from '../restore/restore-run.js';
 import type { RestorePlan, RestoreReport } from '../restore/restore-types.js';
 import { snapshot } from '../snapshot/snapshot-capture.js';
 import { showSnapshot } from '../snapshot/snapshot-catalog.js';
@@ -89,13 +89,11 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
     snapshotId = (await showSnapshot(from, options.snapshot ?? 'latest')).id;
   }
   const manifest = await showSnapshot(from, snapshotId);
-  const requiresMasking = to.env.raw.requireAnonymized === true && !isAnonymized(manifest);
-  if (requiresMasking && !options.transformer?.anonymizes) {
-    throw new ConfigError(`Environment "${to.env.name}" accepts only anonymized data, and snapshot ${snapshotId} of "${from.env.name}" was not anonymized.`, {
-      code: 'anonymization-required',
-      hint: "Promote with --anonymize (the config's anonymize rules mask it on the way in), or promote an anonymized snapshot.",
-    });
-  }
+  // Checked before anything is copied; the restore asks the same again.
+  assertAnonymizationAllowed(to.env, manifest, options.transformer, {
+    source: from.env.name,
+    hint: "Promote with --anonymize (the config's anonymize rules mask it on the way in), or promote an anonymized snapshot.",
+  });
 
   const restoreOptions = {
     ...to,

@@ -170,13 +170,27 @@ function chooseTransformer(ctx: OperationContext, manifest: Manifest, requested:
     ctx.log?.('info', `Snapshot ${manifest.id} was captured with these ${transformer.name} rules already; its rows are loaded as they are.`);
     transformer = undefined;
   }
-  if (ctx.env.raw.requireAnonymized === true && !isAnonymized(manifest) && !transformer?.anonymizes) {
-    throw new ConfigError(`Environment "${ctx.env.name}" accepts only anonymized data, and snapshot ${manifest.id} was not anonymized.`, {
-      code: 'anonymization-required',
-      hint: 'Restore it with --anonymize to mask it on the way in, using the rules of the config\'s anonymize section.',
-    });
-  }
+  assertAnonymizationAllowed(ctx.env, manifest, transformer, {
+    hint: 'Restore it with --anonymize to mask it on the way in, using the rules of the config\'s anonymize section.',
+  });
   return transformer;
+}
+
+/**
+ * The `requireAnonymized` rule of an environment: a snapshot that was not anonymized when captured
+ * may come in only through a transformer that anonymizes. Restore and promote both ask it.
+ */
+export function assertAnonymizationAllowed(
+  env: OperationContext['env'],
+  manifest: Pick<Manifest, 'id' | 'transformers'>,
+  transformer: Transformer | undefined,
+  words: { hint: string; source?: string },
+): void {
+  if (env.raw.requireAnonymized !== true || isAnonymized(manifest) || transformer?.anonymizes) return;
+  throw new ConfigError(
+    `Environment "${env.name}" accepts only anonymized data, and snapshot ${manifest.id}${words.source ? ` of "${words.source}"` : ''} was not anonymized.`,
+    { code: 'anonymization-required', hint: words.hint },
+  );
 }
 
 function refName(ref: MigrationRef): string {
