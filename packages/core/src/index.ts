@@ -14,7 +14,7 @@ export {
   isNotFound,
 } from './errors.js';
 export { isStorageDriver } from './contracts/storage.js';
-export { listTables, readSchemaInfo } from './db/pg-introspect.js';
+export { listTables, normaliseTableName, readSchemaInfo } from './db/pg-introspect.js';
 export type { StorageDriver, StorageHookOptions, StorageHookResult } from './contracts/storage.js';
 export { isTransformer } from './contracts/transformer.js';
 export { isNotifier } from './contracts/notifier.js';

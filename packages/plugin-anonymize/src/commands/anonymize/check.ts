@@ -4,6 +4,7 @@ import {
   endClient,
   listTables,
   moduleTableName,
+  normaliseTableName,
   readSchemaInfo,
   showSnapshot,
   type LoadedConfig,
@@ -272,7 +273,7 @@ export async function capturedTables(client: Parameters<typeof listTables>[0], c
     [names],
   );
   const migrationTables = new Set(rows.map((r) => r.id));
-  const exclude = new Set(config.exclude.map((name) => (name.includes('.') ? name : `public.${name}`)));
+  const exclude = new Set(config.exclude.map(normaliseTableName));
   const all = (await listTables(client)).filter((t) => !migrationTables.has(`${t.schema}.${t.name}`));
   return {
     tables: all.filter((t) => !exclude.has(`${t.schema}.${t.name}`)),

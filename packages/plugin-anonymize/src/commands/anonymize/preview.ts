@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { connectClient, endClient, readSchemaInfo, type RowValues, type TableInfo } from '@strata/core';
+import { connectClient, endClient, normaliseTableName, readSchemaInfo, type RowValues, type TableInfo } from '@strata/core';
 import { BaseCommand, renderTable } from '@strata/core/command';
 
 import { AnonymizeError, closeNames } from '../../anonymize-error.js';
@@ -52,7 +52,7 @@ This prints real data from the database on your terminal, personal data included
   async run(): Promise<PreviewResult> {
     const loaded = await this.loadEnvironment();
     const transformer = await this.resolveAnonymizer(loaded.config, loaded.env);
-    const wanted = this.args.table.includes('.') ? this.args.table : `public.${this.args.table}`;
+    const wanted = normaliseTableName(this.args.table);
 
     const client = await connectClient(loaded.env.databaseUrl);
     let result: PreviewResult;
