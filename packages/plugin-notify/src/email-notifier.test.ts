@@ -11,6 +11,7 @@ import { parseEmailTarget } from './notify-config.js';
 import { NotifyError } from './notify-error.js';
 import { failedSnapshot, promoted } from './testing/events.js';
 import { deadPort, parseMail, startSmtpServer, type LocalSmtpServer } from './testing/local-servers.js';
+import { failure } from './testing/failure.js';
 
 const USER = 'strata-mailer';
 // Characters that must be percent-encoded in the URL, to check that nodemailer decodes them.
@@ -29,15 +30,6 @@ function smtpUrl(port: number, pass = PASS): string {
 
 function notifier(target: Record<string, unknown>): EmailNotifier {
   return new EmailNotifier(parseEmailTarget({ type: 'email', from: 'strata <backup@example.com>', to: ['ops@example.com'], ...target }, { environment: 'prod' }));
-}
-
-async function failure(promise: Promise<unknown>): Promise<NotifyError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(NotifyError);
-  return error as NotifyError;
 }
 
 describe('EmailNotifier', () => {

@@ -6,6 +6,7 @@ import { NotifyError } from './notify-error.js';
 import { failedSnapshot, promoted } from './testing/events.js';
 import { deadPort, startHttpServer, type HttpAnswer, type LocalHttpServer } from './testing/local-servers.js';
 import { WebhookNotifier } from './webhook-notifier.js';
+import { failure } from './testing/failure.js';
 
 // A path shaped like a Slack incoming-webhook URL: the last segments are the secret.
 const SECRET_PATH = '/services/T0001/B0002/xoxSECRETtoken123?token=abc456';
@@ -23,15 +24,6 @@ async function serve(answer?: (nth: number) => HttpAnswer): Promise<LocalHttpSer
 
 function notifier(target: Record<string, unknown>, backoffMs: number[] = [10, 10]): WebhookNotifier {
   return new WebhookNotifier(parseWebhookTarget({ type: 'webhook', ...target }, { environment: 'prod', index: 0 }), { backoffMs });
-}
-
-async function failure(promise: Promise<unknown>): Promise<NotifyError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(NotifyError);
-  return error as NotifyError;
 }
 
 function expectOneSentenceWithoutSecret(error: NotifyError): void {
