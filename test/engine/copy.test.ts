@@ -9,7 +9,7 @@ import type { OperationContext, StorageDriver } from '../../packages/core/src/in
 import { copySnapshot, listSnapshots, restore, showSnapshot, snapshot, verifySnapshot } from './engine-imports.js';
 import { LocalStorage } from '../../packages/plugin-local/src/local-storage.js';
 import { adminQuery, createTestDatabase, dropDatabase, type TestDatabase } from '../support/database.js';
-import { engineProject, type EngineProject } from '../support/engine.js';
+import { damageDataFile, engineProject, type EngineProject } from '../support/engine.js';
 
 const SCHEMA = `
 export async function up(knex) {
@@ -95,10 +95,7 @@ describe('copySnapshot', () => {
   it('a damaged source file fails the copy and leaves nothing in the target', async () => {
     const from = project.context(source.url);
     const taken = await snapshot(from);
-    const file = path.join(project.dir, 'snapshots', 'rt', 'test', taken.id, 'data', 'public.child.copy.gz');
-    const bytes = await readFile(file);
-    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
-    await writeFile(file, bytes);
+    await damageDataFile(project, taken.id, 'child');
     const to = staging(new LocalStorage(path.join(stagingDir, 'damaged')));
 
     await expect(copySnapshot({ from, to, id: taken.id })).rejects.toMatchObject({

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKnexForTest, listSnapshots, restore, snapshot, verifySnapshot } from './engine-imports.js';
 import { adminQuery, createTestDatabase, databaseUrl, dropDatabase, type TestDatabase } from '../support/database.js';
-import { engineProject, type EngineProject } from '../support/engine.js';
+import { damageDataFile, engineProject, type EngineProject } from '../support/engine.js';
 
 const SCHEMA = `
 export async function up(knex) {
@@ -71,10 +71,7 @@ describe('a failed or interrupted command leaves nothing half-made', () => {
   it('a corrupt data file fails the restore, drops the database it made, and verify names the table', async () => {
     const ctx = project.context(source.url);
     const taken = await snapshot(ctx);
-    const file = path.join(project.dir, 'snapshots', 'rt', 'test', taken.id, 'data', 'public.child.copy.gz');
-    const bytes = await readFile(file);
-    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
-    await writeFile(file, bytes);
+    await damageDataFile(project, taken.id, 'child');
 
     const verified = await verifySnapshot(ctx, taken.id);
     expect(verified.ok).toBe(false);

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { migrateUp, withKnex, type LoadedConfig, type OperationContext, type ResolvedEnvironment } from '../../packages/core/src/index.js';
@@ -44,4 +44,13 @@ export async function engineProject(migrations: Record<string, string>, options:
       await withKnex(databaseUrl, (knex) => migrateUp(knex, config));
     },
   };
+}
+
+/** Flips one byte in the middle of a snapshot's data file of `table` (in the project's own storage): a damaged file. */
+export async function damageDataFile(project: EngineProject, id: string, table: string): Promise<string> {
+  const file = path.join(project.dir, 'snapshots', 'rt', 'test', id, 'data', `public.${table}.copy.gz`);
+  const bytes = await readFile(file);
+  bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+  await writeFile(file, bytes);
+  return file;
 }
