@@ -16,18 +16,28 @@ export interface EngineProject {
 
 /**
  * Writes `migrations` (file name → ESM source) for module `app` into a temp dir and returns a
- * config for it, as `loadConfig` would have produced.
+ * config for it, as `loadConfig` would have produced. `modules` adds more modules, each with its
+ * own folder and history table (`knex_migrations_<module>`); `scopes` is the config's section.
  */
-export async function engineProject(migrations: Record<string, string>, options: { exclude?: string[] } = {}): Promise<EngineProject> {
+export async function engineProject(
+  migrations: Record<string, string>,
+  options: { exclude?: string[]; modules?: Record<string, Record<string, string>>; scopes?: LoadedConfig['scopes'] } = {},
+): Promise<EngineProject> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'strata-engine-'));
-  const migrationsDir = path.join(dir, 'migrations');
-  await mkdir(migrationsDir);
-  for (const [name, source] of Object.entries(migrations)) await writeFile(path.join(migrationsDir, name), source);
+  const modules: LoadedConfig['modules'] = {};
+  for (const [module, files] of Object.entries({ app: migrations, ...options.modules })) {
+    if (module === 'app' && Object.keys(files).length === 0 && options.modules) continue;
+    const migrationsDir = path.join(dir, module === 'app' ? 'migrations' : `migrations-${module}`);
+    await mkdir(migrationsDir);
+    for (const [name, source] of Object.entries(files)) await writeFile(path.join(migrationsDir, name), source);
+    modules[module] = { migrations: migrationsDir };
+  }
   const config: LoadedConfig = {
     project: 'rt',
-    modules: { app: { migrations: migrationsDir } },
+    modules,
     environments: { test: { database: 'unused', storage: 'file://./snapshots' } },
     exclude: options.exclude ?? [],
+    ...(options.scopes ? { scopes: options.scopes } : {}),
     configPath: path.join(dir, 'strata.config.json'),
     baseDir: dir,
   };

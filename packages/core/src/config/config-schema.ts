@@ -16,6 +16,20 @@ export const moduleConfigSchema = z.strictObject({
   tableName: z.string().regex(identifier).optional(),
 });
 
+/**
+ * A tenant scope (`strata snapshot --scope company=Acme`): the root table, the unique column the
+ * value on the command line is matched against (the primary key by default), and the tables
+ * captured whole because every tenant shares them (lookups such as `country`).
+ */
+export const scopeConfigSchema = z.strictObject({
+  /** Root table: `table` (schema public) or `schema.table`. */
+  table: z.string().min(1),
+  /** A unique column of the root table; default its (single-column) primary key. */
+  key: z.string().min(1).optional(),
+  /** Tables captured whole and not followed further (`table` or `schema.table`). */
+  shared: z.array(z.string().min(1)).default([]),
+});
+
 /** A storage location: a URL, or an object with a URL and driver-specific options. */
 export const storageConfigSchema = z.union([
   z.string().min(1),
@@ -86,9 +100,12 @@ export const strataConfigSchema = z.looseObject({
   environments: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), environmentConfigSchema),
   /** Tables never captured: `table` (schema public) or `schema.table`. */
   exclude: z.array(z.string().min(1)).default([]),
+  /** Named tenant scopes for `snapshot --scope NAME=VALUE`. */
+  scopes: z.record(z.string().regex(identifier), scopeConfigSchema).optional(),
 });
 
 export type ModuleConfig = z.input<typeof moduleConfigSchema>;
+export type ScopeConfig = z.output<typeof scopeConfigSchema>;
 export type EnvironmentConfig = z.input<typeof environmentConfigSchema>;
 /** The config as a user writes it (what `defineConfig` accepts). */
 export type StrataConfig = z.input<typeof strataConfigSchema>;

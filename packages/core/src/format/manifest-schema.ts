@@ -4,9 +4,10 @@ import semver from 'semver';
 /**
  * The format version this build writes. Readers accept any version with the same major: an older
  * or equal minor is checked strictly (an unknown key means damage), a newer minor may add keys,
- * which are ignored. 1.1.0 added `rules` and `anonymizes` to `transformers` entries.
+ * which are ignored. 1.1.0 added `rules` and `anonymizes` to `transformers` entries; 1.2.0 gave
+ * `scope` its shape (tenant exports and selected tables).
  */
-export const FORMAT_VERSION = '1.1.0';
+export const FORMAT_VERSION = '1.2.0';
 /** Name of the manifest object inside a snapshot folder; written last. */
 export const MANIFEST_FILE = 'manifest.json';
 
@@ -50,6 +51,47 @@ const sequenceEntrySchemaOf = (object: ObjectFactory) => object({
   isCalled: z.boolean(),
 });
 
+/**
+ * What part of the database a partial snapshot holds. `tenant`: the rows of one or more root rows
+ * of a scope and everything they reach through foreign keys; `tables`: whole tables picked by
+ * `--tables`/`--modules`.
+ */
+const scopeSchemaOf = (object: ObjectFactory) => z.discriminatedUnion('kind', [
+  object({
+    kind: z.literal('tenant'),
+    /** The config's scope name, e.g. `company`. */
+    name: z.string(),
+    /** Root table (`schema.table`) and the unique column the values were matched against. */
+    table: z.string(),
+    key: z.string(),
+    /** The values given on the command line (`--scope company=Acme`), in order. */
+    values: z.array(z.string()),
+    /** Tables captured whole. */
+    shared: z.array(z.string()),
+    /** Tables no foreign key path reaches from the root rows: not captured at all. */
+    leftOut: z.array(z.string()),
+    /**
+     * Foreign keys whose rows pointed at another tenant's rows. `nulled`: a nullable reference,
+     * set to NULL in the captured rows; `included`: a NOT NULL reference, whose target rows were
+     * captured so the snapshot restores (they belong to another tenant).
+     */
+    crossTenant: z.array(object({
+      table: z.string(),
+      columns: z.array(z.string()),
+      references: z.string(),
+      rows: z.number().int().nonnegative(),
+      action: z.enum(['nulled', 'included']),
+    })),
+  }),
+  object({
+    kind: z.literal('tables'),
+    /** The tables captured, `schema.table`. */
+    tables: z.array(z.string()),
+    /** The modules asked for with `--modules`, when that is how they were picked. */
+    modules: z.array(z.string()).optional(),
+  }),
+]);
+
 const manifestSchemaOf = (object: ObjectFactory) => object({
   formatVersion: z.string().refine((v) => semver.valid(v) !== null && semver.major(v) === 1, {
     message: 'must be a 1.x semver',
@@ -91,7 +133,7 @@ const manifestSchemaOf = (object: ObjectFactory) => object({
     }),
   ),
   /** Set for partial snapshots (tenant exports, selected tables); null for a full snapshot. */
-  scope: z.record(z.string(), z.unknown()).nullable(),
+  scope: scopeSchemaOf(object).nullable(),
 });
 
 /** Manifests of this minor or older: every key known, anything else is damage. */
@@ -103,6 +145,8 @@ export const tableEntrySchema = tableEntrySchemaOf(z.strictObject);
 export type Manifest = z.output<typeof manifestSchemaV1>;
 export type TableEntry = z.output<typeof tableEntrySchema>;
 export type ModuleEntry = Manifest['modules'][string];
+export type SnapshotScope = NonNullable<Manifest['scope']>;
+export type TenantScope = Extract<SnapshotScope, { kind: 'tenant' }>;
 
 /** Whether a snapshot was anonymized when it was captured. */
 export function isAnonymized(manifest: Pick<Manifest, 'transformers'>): boolean {

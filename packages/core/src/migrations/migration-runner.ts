@@ -39,7 +39,7 @@ export async function runMigrations(
   knex: Knex,
   config: LoadedConfig,
   migrations: MigrationRef[],
-  options: { onMigration?: (ref: MigrationRef) => void } = {},
+  options: { onMigration?: (ref: MigrationRef) => void | Promise<void> } = {},
 ): Promise<void> {
   if (migrations.length === 0) return;
   const appliedKeys = await readAppliedKeys(knex, config);
@@ -79,7 +79,7 @@ export async function runMigrations(
       });
     }
     keys?.add(ref.key);
-    options.onMigration?.(ref);
+    await options.onMigration?.(ref);
   }
 }
 

@@ -32,6 +32,25 @@ export interface RestoreOptions extends OperationContext {
    * like any other failure of the restore.
    */
   beforeRename?: (databaseUrl: string) => Promise<void>;
+  /**
+   * Load only these tables of the snapshot (`table` or `schema.table`); with `modules`, the union.
+   * Into a fresh database the other tables stay as the migrations leave them.
+   */
+  tables?: string[];
+  /** Load only the tables these modules' migrations create (at the snapshot's point). */
+  modules?: string[];
+  /**
+   * When a selected table references a table that is not selected: add it (and what it needs, in
+   * turn) instead of refusing.
+   */
+  withDependencies?: boolean;
+  /**
+   * Replace the contents of the selected tables in this existing database (a name on the target
+   * server, or a PostgreSQL URL) in one transaction, instead of creating a new database. Needs
+   * `tables` or `modules`; the database's module versions must equal the snapshot's. A safety
+   * snapshot of the touched tables is taken first.
+   */
+  into?: string;
 }
 
 export interface RestorePlan {
@@ -52,6 +71,13 @@ export interface RestorePlan {
   replace?: { database: string };
   /** The transformer applied while loading (`restore --anonymize`), by name. */
   transformer?: string;
+  /** Tables a selection (`tables`/`modules`) added because selected tables reference them (`withDependencies`). */
+  addedDependencies?: string[];
+  /**
+   * Set for a restore into an existing database (`into`): the tables emptied there, with the rows
+   * they hold now, before they are loaded with the snapshot's rows (`tables`).
+   */
+  into?: { database: string; emptied: { table: string; rows: number }[] };
 }
 
 export interface RestoreTableResult {
@@ -69,7 +95,7 @@ export interface RestoreReport {
   rebuilt: { indexes: number; constraints: number; foreignKeys: number };
   sequencesReset: number;
   warnings: string[];
-  /** With `replace`: the safety snapshot taken of the replaced database, and its new name. */
+  /** With `replace` or `into`: the safety snapshot taken of the replaced database (or touched tables); with `replace`, its new name. */
   safetySnapshotId?: string;
   replacedDatabaseRenamedTo?: string;
   durationMs: number;

@@ -20,7 +20,7 @@ import { moduleTableName } from '../migrations/migration-source.js';
 import type { OperationContext } from '../operation-context.js';
 import { foreignKeyOrder } from '../restore/fk-order.js';
 import { STRATA_VERSION } from '../version.js';
-import type { SnapshotOptions, SnapshotResult } from './snapshot-types.js';
+import type { CaptureSelection, SnapshotOptions, SnapshotResult } from './snapshot-types.js';
 
 /**
  * gzip level for data files. Level 1 compresses typical table data within ~15% of level 6 at a
@@ -91,7 +91,7 @@ async function sleep(ms: number, signal: AbortSignal | undefined): Promise<void>
 export async function captureDatabase(
   ctx: OperationContext,
   databaseUrl: string,
-  meta: { description?: string; tags?: string[]; transformer?: Transformer },
+  meta: { description?: string; tags?: string[]; transformer?: Transformer; selection?: CaptureSelection },
 ): Promise<SnapshotResult> {
   const started = Date.now();
   const { config, env, storage, signal } = ctx;

@@ -17,7 +17,24 @@ export interface SnapshotOptions extends OperationContext {
   retries?: number;
   /** Wait before the first retry, doubled for each next one; default 60 s. */
   retryDelayMs?: number;
+  /**
+   * A tenant export: `name` is a scope of the config (`scopes.company`), `values` the keys of its
+   * root rows (`--scope company=Acme --scope company=Globex`). Exclusive with `tables`/`modules`.
+   */
+  scope?: { name: string; values: string[] };
+  /** Capture only these tables (`table` or `schema.table`), whole. */
+  tables?: string[];
+  /** Capture only the tables these modules' migrations create, whole (may be combined with `tables`). */
+  modules?: string[];
 }
+
+/**
+ * What `captureDatabase` reads: whole tables (resolved `schema.table` ids, in any order), or the
+ * rows of a tenant scope. Without a selection it reads every table but the excluded ones.
+ */
+export type CaptureSelection =
+  | { kind: 'tables'; tables: string[]; modules?: string[] }
+  | { kind: 'tenant'; name: string; values: string[] };
 
 export interface SnapshotResult {
   id: string;
