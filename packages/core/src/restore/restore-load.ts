@@ -211,9 +211,10 @@ export async function loadData(
 
 /**
  * Streams one data file from storage into COPY FROM STDIN, through the table's transform if any,
- * checking the file's bytes, sha256 and rows.
+ * checking the file's bytes, sha256 and rows. `freeze` (the default) writes frozen rows, which is
+ * only right for a table created or truncated in this transaction of a database nobody else reads.
  */
-async function loadTable(
+export async function loadTable(
   client: pg.Client,
   ctx: OperationContext,
   manifest: Manifest,
@@ -221,13 +222,14 @@ async function loadTable(
   entry: TableEntry,
   transform: TableTransform | undefined,
   progress: (rows: number, done: boolean) => void,
+  options: { freeze?: boolean } = {},
 ): Promise<RestoreTableResult> {
   const started = Date.now();
   const id = tableId(entry.schema, entry.name);
   const columns = entry.columns.map((c) => quoteIdent(c.name)).join(', ');
   const digest = new DigestStream();
   const counter = new CopyRowCounter((rows) => progress(rows, false));
-  const sink = client.query(copyFrom(`COPY ${qualified(entry.schema, entry.name)} (${columns}) FROM STDIN WITH (FREEZE)`));
+  const sink = client.query(copyFrom(`COPY ${qualified(entry.schema, entry.name)} (${columns}) FROM STDIN${options.freeze === false ? '' : ' WITH (FREEZE)'}`));
   try {
     const source = await ctx.storage.read(`${prefix}${entry.file}`, { signal: ctx.signal });
     const transforming = transform ? [new CopyRowTransform(transform, entry.columns.length, id)] : [];
