@@ -7,7 +7,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import { ulid } from 'ulid';
 import { abortedError, normaliseAbort, throwIfAborted } from '../abort.js';
 import { formatDuration } from '../cli/text-format.js';
-import { StrataError } from '../errors.js';
+import { ConfigError, StrataError } from '../errors.js';
 import type { LoadedConfig } from '../config/config-loader.js';
 import { connectClient, describeServer, qualified, quoteIdent, translatePgError } from '../db/pg-connect.js';
 import type { TableTransform, Transformer } from '../contracts/transformer.js';
@@ -17,9 +17,11 @@ import { dataFileName, snapshotPrefix, writeManifest } from '../format/manifest-
 import { FORMAT_VERSION, type Manifest, type ModuleEntry, type TableEntry } from '../format/manifest-schema.js';
 import { CopyRowCounter, DigestStream } from '../format/stream-digest.js';
 import { moduleTableName } from '../migrations/migration-source.js';
+import { moduleTablesAt, tablesOfModules } from '../migrations/module-tables.js';
 import type { OperationContext } from '../operation-context.js';
 import { foreignKeyOrder } from '../restore/fk-order.js';
 import { STRATA_VERSION } from '../version.js';
+import { applySelection, unknownScope } from './capture-selection.js';
 import type { CaptureSelection, SnapshotOptions, SnapshotResult } from './snapshot-types.js';
 
 /**
@@ -39,7 +41,8 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotResult
   const attempts = 1 + Math.max(0, options.retries ?? 0);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await captureDatabase(options, options.env.databaseUrl, options);
+      const selection = await selectionOf(options);
+      return await captureDatabase(options, options.env.databaseUrl, { ...options, ...(selection ? { selection } : {}) });
     } catch (error) {
       if (attempt >= attempts || !mayPassOnRetry(error)) throw error;
       const delayMs = (options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS) * 2 ** (attempt - 1);
@@ -51,6 +54,42 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotResult
 }
 
 const DEFAULT_RETRY_DELAY_MS = 60_000;
+
+/**
+ * Turns `scope`, `tables` and `modules` into a capture selection. Modules are mapped to the
+ * tables their migrations create at the source's migration state (replayed in a scratch
+ * database); tables the config excludes are never captured, so a module's are dropped quietly.
+ */
+async function selectionOf(options: SnapshotOptions): Promise<CaptureSelection | undefined> {
+  const { scope, tables = [], modules = [] } = options;
+  if (scope && (tables.length > 0 || modules.length > 0)) {
+    throw new ConfigError('A tenant scope cannot be combined with tables or modules.', {
+      code: 'invalid-arguments',
+      hint: 'Pass either --scope or --tables/--modules.',
+    });
+  }
+  if (scope) {
+    if (!options.config.scopes?.[scope.name]) throw unknownScope(options.config.scopes, scope.name);
+    return { kind: 'tenant', name: scope.name, values: scope.values };
+  }
+  if (tables.length === 0 && modules.length === 0) return undefined;
+  const picked = tables.map(normaliseTableName);
+  if (modules.length > 0) {
+    const client = await connectClient(options.env.databaseUrl);
+    let states: Record<string, ModuleEntry>;
+    try {
+      states = await readModuleStates(client, options.config);
+    } catch (error) {
+      throw translatePgError(error, options.env.databaseUrl, 'read from');
+    } finally {
+      await endClient(client);
+    }
+    const map = await moduleTablesAt(options, options.env.databaseUrl, states);
+    const excluded = new Set(options.config.exclude.map(normaliseTableName));
+    picked.push(...tablesOfModules(options.config, map, [...new Set(modules)]).filter((t) => !excluded.has(t)));
+  }
+  return { kind: 'tables', tables: [...new Set(picked)], ...(modules.length > 0 ? { modules: [...new Set(modules)] } : {}) };
+}
 
 /**
  * Whether trying again could help: database and storage failures (exit codes 3 and 4, whoever
@@ -84,7 +123,9 @@ async function sleep(ms: number, signal: AbortSignal | undefined): Promise<void>
  * `snapshot` and by restore's safety snapshot of a database about to be replaced.
  *
  * Every table and every module's migration state is read in one REPEATABLE READ, READ ONLY
- * transaction, so the snapshot is one consistent point in time. If anything fails or the signal
+ * transaction, so the snapshot is one consistent point in time. A `selection` narrows it to some
+ * tables, or to the rows of a tenant scope; everything about it is checked before any data file
+ * is written. If anything fails or the signal
  * fires, every object already written is removed and no manifest is written: the snapshot never
  * lists as valid.
  */
@@ -100,7 +141,11 @@ export async function captureDatabase(
   const prefix = snapshotPrefix(config.project, env.name, id);
   const client = await connectClient(databaseUrl);
   try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    // A tenant scope keeps the keys of the rows it selects in ON COMMIT DROP temp tables, which a
+    // READ ONLY transaction cannot create: it runs read-write, and writes nothing but those.
+    await client.query(
+      meta.selection?.kind === 'tenant' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ' : 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY',
+    );
     const { rows: [server] } = await client.query<{ database: string; version: string }>(
       "SELECT current_database() AS database, current_setting('server_version') AS version",
     );
@@ -112,31 +157,36 @@ export async function captureDatabase(
       if (!all.some((t) => tableId(t.schema, t.name) === name)) ctx.log?.('warn', `The excluded table ${name} does not exist in the database.`);
     }
     // Tables are captured and listed in foreign-key order, so the manifest reads as a load plan.
-    const tables = inLoadOrder(
+    const candidates = inLoadOrder(
       all.filter((t) => !skip.has(tableId(t.schema, t.name)) && !excludeSet.has(tableId(t.schema, t.name))),
       await listForeignKeys(client),
     );
     const excluded = all.filter((t) => excludeSet.has(tableId(t.schema, t.name))).map((t) => tableId(t.schema, t.name));
+    const selected = await applySelection(client, ctx, candidates, all.map((t) => tableId(t.schema, t.name)), meta.selection);
+    const { tables, queries, counts } = selected;
 
-    // Rules are checked against the schema before any row is read.
+    // Rules are checked against the schema before any row is read. They see every table a full
+    // snapshot would hold, so rules for tables a selection leaves out stay valid.
     const transforms = new Map<TableInfo, TableTransform | undefined>();
     if (meta.transformer) {
-      const schema = await readSchemaInfo(client, tables);
+      const schema = selected.schema ?? (await readSchemaInfo(client, candidates));
       await meta.transformer.prepare(schema);
-      schema.tables.forEach((info, i) => transforms.set(tables[i]!, meta.transformer!.forTable(info)));
+      const picked = new Set(tables);
+      schema.tables.forEach((info, i) => picked.has(candidates[i]!) && transforms.set(candidates[i]!, meta.transformer!.forTable(info)));
     }
 
-    const overallTotalRows = tables.reduce((sum, t) => sum + t.estimatedRows, 0);
+    const estimate = (t: TableInfo): number => counts?.get(tableId(t.schema, t.name)) ?? t.estimatedRows;
+    const overallTotalRows = tables.reduce((sum, t) => sum + estimate(t), 0);
     let overallRows = 0;
     const entries: TableEntry[] = [];
     for (const table of tables) {
       throwIfAborted(signal, 'snapshot');
-      const entry = await captureTable(client, ctx, prefix, table, transforms.get(table), (rows, done) =>
+      const entry = await captureTable(client, ctx, prefix, table, transforms.get(table), queries?.get(tableId(table.schema, table.name)), (rows, done) =>
         ctx.onProgress?.({
           phase: 'capture',
           item: tableId(table.schema, table.name),
           rows,
-          totalRows: table.estimatedRows,
+          totalRows: estimate(table),
           overallRows: overallRows + rows,
           overallTotalRows,
           done,
@@ -173,14 +223,14 @@ export async function captureDatabase(
             rules: { ...meta.transformer.rules },
           }]
         : [],
-      scope: null,
+      scope: selected.scope,
     };
     throwIfAborted(signal, 'snapshot');
     await writeManifest(storage, prefix, manifest, signal);
     return { id, manifest, location: `${storage.location.replace(/\/$/, '')}/${prefix}`, durationMs: Date.now() - started };
   } catch (error) {
     // A COPY may still be streaming: a ROLLBACK would queue behind it forever. Closing the
-    // connection ends the read-only transaction just as well.
+    // connection ends the transaction (and drops a scope's temp tables) just as well.
     await endClient(client, { force: true });
     await storage.removePrefix(prefix).catch((cleanupError: unknown) => {
       ctx.log?.('warn', `Could not remove the incomplete snapshot ${id}: ${(cleanupError as Error).message}. It has no manifest, so it does not list as valid.`);
@@ -193,7 +243,8 @@ export async function captureDatabase(
 
 /**
  * Streams one table: COPY TO STDOUT → transform (if any) → row counter → gzip → sha256 → storage.
- * A table the transform truncates is not read at all: its file holds no rows.
+ * A table the transform truncates is not read at all: its file holds no rows. With `select` (a
+ * tenant scope's rows of the table, same columns in the same order) that query is copied instead.
  */
 async function captureTable(
   client: pg.Client,
@@ -201,17 +252,19 @@ async function captureTable(
   prefix: string,
   table: TableInfo,
   transform: TableTransform | undefined,
+  select: string | undefined,
   progress: (rows: number, done: boolean) => void,
 ): Promise<TableEntry> {
   const file = dataFileName(table.schema, table.name);
   const columns = table.columns.map((c) => quoteIdent(c.name)).join(', ');
   const id = tableId(table.schema, table.name);
+  const copy = select === undefined ? `COPY ${qualified(table.schema, table.name)} (${columns}) TO STDOUT` : `COPY (${select}) TO STDOUT`;
   const stages: Array<NodeJS.ReadableStream | NodeJS.ReadWriteStream> =
     transform?.kind === 'truncate'
       ? [Readable.from([])]
       : transform
-        ? [client.query(copyTo(`COPY ${qualified(table.schema, table.name)} (${columns}) TO STDOUT`)), new CopyRowTransform(transform, table.columns.length, id)]
-        : [client.query(copyTo(`COPY ${qualified(table.schema, table.name)} (${columns}) TO STDOUT`))];
+        ? [client.query(copyTo(copy)), new CopyRowTransform(transform, table.columns.length, id)]
+        : [client.query(copyTo(copy))];
   const counter = new CopyRowCounter((rows) => progress(rows, false));
   const digest = new DigestStream();
   // If the storage write fails, the stream feeding it must stop too, and the other way round.

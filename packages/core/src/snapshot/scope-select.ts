@@ -1,0 +1,244 @@
+import type pg from 'pg';
+import { throwIfAborted } from '../abort.js';
+import type { TableInfo as SchemaTable } from '../contracts/transformer.js';
+import { qualified, quoteIdent } from '../db/pg-connect.js';
+import { ConfigError } from '../errors.js';
+import type { TenantScope } from '../format/manifest-schema.js';
+import type { ScopeEdge, ScopePlan } from './scope-plan.js';
+
+/** The rows a tenant scope selected, ready for COPY. */
+export interface ScopeRows {
+  /** Captured table → the SELECT whose rows its data file holds (the table's columns, in order). */
+  queries: Map<string, string>;
+  /** Rows selected per table (shared tables: absent, they are read whole). */
+  counts: Map<string, number>;
+  /** Foreign keys that pointed at other tenants' rows (only those with at least one row). */
+  crossTenant: TenantScope['crossTenant'];
+}
+
+/**
+ * Selects a tenant's rows inside the capture's transaction (which must be able to create temp
+ * tables): the keys of every selected row (primary key columns, or `ctid` for a table without
+ * one) go into an `ON COMMIT DROP` temp table per table, filled by semi-naive rounds of
+ * `INSERT … SELECT … ON CONFLICT DO NOTHING`: each round joins only the rows the previous round
+ * added, through primary keys and foreign key columns, so a small tenant costs index lookups, not
+ * table scans. First the owned rows (down from the root rows through owner edges), then the rows
+ * they reference (up through any foreign key but nullable ones into another tenant's rows).
+ * Throws a ConfigError when a value matches no root row; nothing has been written to storage then.
+ */
+export async function selectScopeRows(client: pg.ClientBase, plan: ScopePlan, values: string[], signal?: AbortSignal): Promise<ScopeRows> {
+  const sql = new ScopeSql(plan);
+  const selected = plan.captured.filter((id) => !plan.shared.has(id));
+  for (const id of selected) {
+    const keys = sql.keyColumns(id);
+    const columns = keys.map((k, i) => `k${i} ${k.type}`).join(', ');
+    await client.query(
+      `CREATE TEMP TABLE ${sql.temp(id)} (${columns}, owned boolean NOT NULL, round integer NOT NULL, PRIMARY KEY (${keys.map((_, i) => `k${i}`).join(', ')})) ON COMMIT DROP`,
+    );
+    await client.query(`CREATE INDEX ON ${sql.temp(id)} (round)`);
+  }
+
+  const size = new Map<string, number>();
+  const analyzed = new Map<string, number>();
+  const added = (id: string, n: number): void => void size.set(id, (size.get(id) ?? 0) + n);
+  // Temp tables are never analyzed by autovacuum; without statistics the planner misjudges how
+  // many rows a round holds. Re-analyze a table whenever it has grown a lot.
+  const analyzeGrown = async (): Promise<void> => {
+    for (const [id, n] of size) {
+      if (n <= 2 * (analyzed.get(id) ?? 0) + 100) continue;
+      await client.query(`ANALYZE ${sql.temp(id)}`);
+      analyzed.set(id, n);
+    }
+  };
+
+  for (const value of values) {
+    if (!(await rootExists(client, plan, value))) {
+      throw new ConfigError(`Scope ${plan.name}: no row of ${plan.root} has ${plan.key} = ${value}.`, {
+        code: 'scope-root-not-found',
+        hint: `Check the value, e.g. SELECT ${quoteIdent(plan.key)} FROM ${plan.root}; values are matched exactly.`,
+      });
+    }
+    const { rowCount } = await client.query(
+      `INSERT INTO ${sql.temp(plan.root)} SELECT ${sql.keyExprs(plan.root, 'r')}, true, 0 FROM ${sql.table(plan.root)} r
+        WHERE r.${quoteIdent(plan.key)} = $1 ON CONFLICT DO NOTHING`,
+      [value],
+    );
+    added(plan.root, rowCount ?? 0);
+  }
+
+  // Owned rows: down through owner edges from the rows the last round added.
+  let round = 0;
+  const owners = plan.edges.filter((e) => e.kind === 'owner');
+  for (let grew = true; grew; round++) {
+    throwIfAborted(signal, 'snapshot');
+    await analyzeGrown();
+    grew = false;
+    for (const edge of owners) {
+      const { rowCount } = await client.query(
+        `INSERT INTO ${sql.temp(edge.from)} SELECT ${sql.keyExprs(edge.from, 'c')}, true, ${round + 1}
+           FROM ${sql.temp(edge.to)} d ${sql.parentJoin(edge, 'd', 'c')}
+          WHERE d.round = ${round} ON CONFLICT DO NOTHING`,
+      );
+      if (rowCount) {
+        added(edge.from, rowCount);
+        grew = true;
+      }
+    }
+  }
+
+  // Referenced rows: up through every key that does not lead into another tenant's rows by a
+  // nullable reference (those are nulled on output). The first pass starts from everything owned
+  // and from the shared tables' rows; later passes from what the pass before added.
+  const followed = plan.edges.filter((e) => !plan.shared.has(e.to) && !(e.intoTenant && e.nullableColumns.length > 0));
+  for (let first = true, grew = true; grew; first = false, round++) {
+    throwIfAborted(signal, 'snapshot');
+    await analyzeGrown();
+    grew = false;
+    for (const edge of followed) {
+      if (plan.shared.has(edge.from) && !first) continue;
+      const target = sql.target(edge, 'a');
+      const source = plan.shared.has(edge.from)
+        ? `FROM ${sql.table(edge.from)} a`
+        : `FROM ${sql.temp(edge.from)} d JOIN ${sql.table(edge.from)} a ON ${sql.keyMatch(edge.from, 'a', 'd')}`;
+      const where = [...(first || plan.shared.has(edge.from) ? [] : [`d.round = ${round}`]), ...target.where];
+      const { rowCount } = await client.query(
+        `INSERT INTO ${sql.temp(edge.to)} SELECT ${target.keys.join(', ')}, false, ${round + 1}
+           ${source} ${target.join} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ON CONFLICT DO NOTHING`,
+      );
+      if (rowCount) {
+        added(edge.to, rowCount);
+        grew = true;
+      }
+    }
+  }
+  await analyzeGrown();
+
+  const crossTenant: TenantScope['crossTenant'] = [];
+  for (const edge of plan.edges.filter((e) => e.intoTenant)) {
+    const nulled = edge.nullableColumns.length > 0;
+    const condition = nulled ? `NOT ${sql.kept(edge, 'x')}` : `NOT ${sql.captured(edge, 'x', 't.owned')}`;
+    const { rows: [row] } = await client.query<{ n: string }>(`SELECT count(*) AS n ${sql.rowsOf(edge.from, 'x')} WHERE ${condition}`);
+    const rows = Number(row?.n ?? 0);
+    if (rows > 0) crossTenant.push({ table: edge.from, columns: edge.columns, references: edge.to, rows, action: nulled ? 'nulled' : 'included' });
+  }
+
+  const queries = new Map<string, string>();
+  for (const id of plan.captured) queries.set(id, `SELECT ${sql.outputColumns(id, 'x')} ${sql.rowsOf(id, 'x')}`);
+  const counts = new Map<string, number>();
+  for (const id of selected) {
+    const { rows: [row] } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${sql.temp(id)}`);
+    counts.set(id, Number(row?.n ?? 0));
+  }
+  return { queries, counts, crossTenant };
+}
+
+/** Whether a root row has `key = value`; a value the key's type cannot hold matches nothing. */
+async function rootExists(client: pg.ClientBase, plan: ScopePlan, value: string): Promise<boolean> {
+  const root = plan.tables.get(plan.root)!;
+  try {
+    const { rows } = await client.query(`SELECT 1 FROM ${qualified(root.schema, root.name)} WHERE ${quoteIdent(plan.key)} = $1 LIMIT 1`, [value]);
+    return rows.length > 0;
+  } catch (error) {
+    // Class 22 (data exception): 'Acme' for an integer key. The transaction is lost, but the
+    // capture stops here anyway.
+    if (String((error as { code?: unknown }).code ?? '').startsWith('22')) return false;
+    throw error;
+  }
+}
+
+/** SQL fragments for one plan: temp table names, key columns and joins. */
+class ScopeSql {
+  private readonly temps = new Map<string, string>();
+
+  constructor(private readonly plan: ScopePlan) {
+    plan.captured.forEach((id, i) => this.temps.set(id, `pg_temp.strata_scope_${i}`));
+  }
+
+  temp(id: string): string {
+    return this.temps.get(id)!;
+  }
+
+  info(id: string): SchemaTable {
+    return this.plan.tables.get(id)!;
+  }
+
+  table(id: string): string {
+    const t = this.info(id);
+    return qualified(t.schema, t.name);
+  }
+
+  /** The columns that identify a row: the primary key, or `ctid` when there is none. */
+  keyColumns(id: string): Array<{ name: string; type: string }> {
+    const t = this.info(id);
+    if (t.primaryKey.length === 0) return [{ name: 'ctid', type: 'tid' }];
+    return t.primaryKey.map((name) => ({ name, type: t.columns.find((c) => c.name === name)?.type ?? 'text' }));
+  }
+
+  keyExprs(id: string, alias: string): string {
+    return this.keyColumns(id).map((k) => `${alias}.${k.name === 'ctid' ? 'ctid' : quoteIdent(k.name)}`).join(', ');
+  }
+
+  /** `row.pk = temp.k0 AND …` */
+  keyMatch(id: string, row: string, temp: string): string {
+    return this.keyColumns(id).map((k, i) => `${row}.${k.name === 'ctid' ? 'ctid' : quoteIdent(k.name)} = ${temp}.k${i}`).join(' AND ');
+  }
+
+  /**
+   * For an edge whose referenced columns are exactly the target's primary key: the referencing
+   * columns in primary key order (the temp table can be matched without reading the target).
+   */
+  private direct(edge: ScopeEdge): string[] | undefined {
+    const pk = this.info(edge.to).primaryKey;
+    if (pk.length === 0 || pk.length !== edge.refColumns.length || !pk.every((c) => edge.refColumns.includes(c))) return undefined;
+    return pk.map((c) => edge.columns[edge.refColumns.indexOf(c)]!);
+  }
+
+  private fkMatch(edge: ScopeEdge, row: string, target: string): string {
+    return edge.columns.map((c, i) => `${target}.${quoteIdent(edge.refColumns[i]!)} = ${row}.${quoteIdent(c)}`).join(' AND ');
+  }
+
+  /** Joins from the temp rows `d` of `edge.to` to the rows `c` of `edge.from` that point at them. */
+  parentJoin(edge: ScopeEdge, d: string, c: string): string {
+    const direct = this.direct(edge);
+    if (direct) return `JOIN ${this.table(edge.from)} ${c} ON ${direct.map((col, i) => `${c}.${quoteIdent(col)} = ${d}.k${i}`).join(' AND ')}`;
+    return `JOIN ${this.table(edge.to)} p ON ${this.keyMatch(edge.to, 'p', d)} JOIN ${this.table(edge.from)} ${c} ON ${this.fkMatch(edge, c, 'p')}`;
+  }
+
+  /** The keys of the rows of `edge.to` that row `a` points at, with the join and conditions that find them. */
+  target(edge: ScopeEdge, a: string): { keys: string[]; join: string; where: string[] } {
+    const direct = this.direct(edge);
+    if (direct) return { keys: direct.map((c) => `${a}.${quoteIdent(c)}`), join: '', where: edge.columns.map((c) => `${a}.${quoteIdent(c)} IS NOT NULL`) };
+    return { keys: [this.keyExprs(edge.to, 'b')], join: `JOIN ${this.table(edge.to)} b ON ${this.fkMatch(edge, a, 'b')}`, where: [] };
+  }
+
+  /** `EXISTS`: the row of `edge.to` that row `x` points at is selected (and meets `extra`). */
+  captured(edge: ScopeEdge, x: string, extra?: string): string {
+    const direct = this.direct(edge);
+    const also = extra ? ` AND ${extra}` : '';
+    if (direct) return `EXISTS (SELECT 1 FROM ${this.temp(edge.to)} t WHERE ${direct.map((c, i) => `t.k${i} = ${x}.${quoteIdent(c)}`).join(' AND ')}${also})`;
+    return `EXISTS (SELECT 1 FROM ${this.table(edge.to)} b JOIN ${this.temp(edge.to)} t ON ${this.keyMatch(edge.to, 'b', 't')} WHERE ${this.fkMatch(edge, x, 'b')}${also})`;
+  }
+
+  /** Row `x` keeps its reference through a nullable key: it is NULL already, or its target is captured. */
+  kept(edge: ScopeEdge, x: string): string {
+    return `(${[...edge.columns.map((c) => `${x}.${quoteIdent(c)} IS NULL`), this.captured(edge, x)].join(' OR ')})`;
+  }
+
+  /** `FROM …` of the captured rows of a table, as alias `x`. */
+  rowsOf(id: string, x: string): string {
+    if (this.plan.shared.has(id)) return `FROM ${this.table(id)} ${x}`;
+    return `FROM ${this.temp(id)} s JOIN ${this.table(id)} ${x} ON ${this.keyMatch(id, x, 's')}`;
+  }
+
+  /** The table's columns in order; a column of a nullable key into another tenant's rows becomes NULL there. */
+  outputColumns(id: string, x: string): string {
+    const nulling = this.plan.edges.filter((e) => e.from === id && e.intoTenant && e.nullableColumns.length > 0);
+    return this.info(id)
+      .columns.map((col) => {
+        const value = `${x}.${quoteIdent(col.name)}`;
+        const conditions = nulling.filter((e) => e.nullableColumns.includes(col.name)).map((e) => this.kept(e, x));
+        return conditions.length === 0 ? value : `CASE WHEN ${conditions.join(' AND ')} THEN ${value} END`;
+      })
+      .join(', ');
+  }
+}
