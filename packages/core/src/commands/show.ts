@@ -37,7 +37,21 @@ export default class Show extends BaseCommand<typeof Show> {
       const rules = Object.entries(t.rules ?? {}).map(([target, rule]) => `${target}: ${rule}`);
       about.push(['Transformer', `${t.name} ${t.version}, rules ${t.rulesHash.slice(0, 12)}${rules.length > 0 ? ` (${rules.join(', ')})` : ''}`]);
     }
-    if (manifest.scope) about.push(['Scope', JSON.stringify(manifest.scope)]);
+    if (manifest.scope?.kind === 'tables') {
+      about.push(['Scope', `${manifest.scope.modules ? `modules ${manifest.scope.modules.join(', ')}: ` : ''}tables ${manifest.scope.tables.join(', ')}`]);
+    } else if (manifest.scope) {
+      const scope = manifest.scope;
+      const parts = [`${scope.name} ${scope.key}=${scope.values.join(', ')}`];
+      if (scope.shared.length > 0) parts.push(`shared: ${scope.shared.join(', ')}`);
+      if (scope.leftOut.length > 0) parts.push(`left out: ${scope.leftOut.join(', ')}`);
+      about.push(['Scope', parts.join('; ')]);
+      for (const c of scope.crossTenant) {
+        about.push([
+          'Cross-tenant',
+          `${c.table} (${c.columns.join(', ')}) → ${c.references}: ${formatCount(c.rows)} rows, ${c.action === 'nulled' ? 'reference set to NULL' : "other tenants' rows included"}`,
+        ]);
+      }
+    }
     const width = Math.max(...about.map(([k]) => k.length));
 
     this.log(about.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n'));
