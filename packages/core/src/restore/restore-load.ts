@@ -14,6 +14,7 @@ import type { OperationContext } from '../operation-context.js';
 import { checkTable, verifyTable } from '../snapshot/snapshot-catalog.js';
 import { endClient } from '../snapshot/snapshot-capture.js';
 import { foreignKeyOrder } from './fk-order.js';
+import { resolveTableNames, selectionDependencies } from './restore-selection.js';
 import type { RestoreReport, RestoreTableResult } from './restore-types.js';
 
 /**
@@ -40,17 +41,44 @@ export interface LoadPlan {
   skipped: { table: string; reason: string }[];
   foreignKeys: ForeignKeyInfo[];
   cycles: string[][];
+  /** With a selection: the tables added because selected tables reference them (`withDependencies`). */
+  addedDependencies: string[];
+}
+
+/**
+ * Which of a snapshot's tables a restore loads (`restore --tables/--modules`). Tables outside it
+ * are not touched: they keep what the migrations left in them.
+ */
+export interface LoadSelection {
+  /** Names as given (`table` or `schema.table`). */
+  tables: string[];
+  /** The tables the selected modules created at the snapshot's point (`schema.table`, see `tablesOfModules`). */
+  moduleTables: string[];
+  /** Add the tables the selection references (transitively) instead of refusing. */
+  withDependencies: boolean;
 }
 
 /**
  * Matches the snapshot's tables with the database migrated to the snapshot's point. A table the
  * database lacks (its module was removed) is skipped; a captured column the table lacks means the
- * source had changes no migration made, and loading would lose data, so that is an error.
+ * source had changes no migration made, and loading would lose data, so that is an error. With a
+ * `selection`, only the selected tables load (and `exclude` applies among them only); a selected
+ * table that references a table outside the selection is refused, or the table added with
+ * `withDependencies`.
  */
-export async function planLoad(client: pg.ClientBase, manifest: Manifest, removedModules: string[], exclude: string[] = []): Promise<LoadPlan> {
+export async function planLoad(
+  client: pg.ClientBase,
+  manifest: Manifest,
+  removedModules: string[],
+  exclude: string[] = [],
+  selection?: LoadSelection,
+): Promise<LoadPlan> {
   const targetTables = new Map((await listTables(client)).map((t) => [tableId(t.schema, t.name), t]));
+  const foreignKeys = await listForeignKeys(client);
   const load: LoadPlan['load'] = [];
   const skipped: LoadPlan['skipped'] = [];
+  const chosen = selection ? selectTables(manifest, targetTables, foreignKeys, selection) : undefined;
+  if (chosen) skipped.push(...chosen.skipped);
   const excluded = new Set(exclude.map(normaliseTableName));
   for (const name of excluded) {
     if (!targetTables.has(name)) {
@@ -60,9 +88,12 @@ export async function planLoad(client: pg.ClientBase, manifest: Manifest, remove
       });
     }
   }
+  // Outside a selection, tables keep what the migrations left in them: none is emptied.
+  if (chosen) for (const name of excluded) if (!chosen.tables.has(name)) excluded.delete(name);
   const emptied = [...excluded].map((name) => targetTables.get(name)!);
   for (const entry of manifest.tables) {
     const id = tableId(entry.schema, entry.name);
+    if (chosen && !chosen.tables.has(id)) continue;
     if (excluded.has(id)) {
       skipped.push({ table: id, reason: 'left empty (excluded)' });
       continue;
@@ -90,7 +121,6 @@ export async function planLoad(client: pg.ClientBase, manifest: Manifest, remove
     }
     load.push({ entry, target });
   }
-  const foreignKeys = await listForeignKeys(client);
   const ids = load.map(({ entry }) => tableId(entry.schema, entry.name));
   const { order, cycles } = foreignKeyOrder(
     ids,
@@ -105,7 +135,37 @@ export async function planLoad(client: pg.ClientBase, manifest: Manifest, remove
       { code: 'exclude-table-referenced', hint: `Leave ${tableId(broken.schema, broken.table)} empty as well, or restore ${tableId(broken.refSchema, broken.refTable)}.` },
     );
   }
-  return { load: order.map((id) => byId.get(id)!), emptied, skipped, foreignKeys, cycles };
+  return { load: order.map((id) => byId.get(id)!), emptied, skipped, foreignKeys, cycles, addedDependencies: chosen?.added ?? [] };
+}
+
+/**
+ * The tables a selection loads: named tables must be in the snapshot and in the migrated
+ * database; a module's tables the snapshot does not hold stay as the migrations leave them; the
+ * tables the selection references are added or refused (`selectionDependencies`).
+ */
+function selectTables(
+  manifest: Manifest,
+  targetTables: ReadonlyMap<string, TableInfo>,
+  foreignKeys: ForeignKeyInfo[],
+  selection: LoadSelection,
+): { tables: Set<string>; added: string[]; skipped: LoadPlan['skipped'] } {
+  const available = new Set(manifest.tables.map((t) => tableId(t.schema, t.name)).filter((id) => targetTables.has(id)));
+  const named = resolveTableNames(selection.tables, available, `The database migrated to snapshot ${manifest.id}'s point`);
+  const skipped: LoadPlan['skipped'] = [];
+  for (const table of selection.moduleTables) {
+    if (available.has(table)) continue;
+    skipped.push({
+      table,
+      reason: manifest.excluded.includes(table) ? 'not in the snapshot (excluded when it was captured)' : 'not in the snapshot',
+    });
+  }
+  const selected = [...new Set([...named, ...selection.moduleTables.filter((t) => available.has(t))])];
+  const { tables, added } = selectionDependencies(
+    selected,
+    foreignKeys.map((fk) => ({ from: tableId(fk.schema, fk.table), to: tableId(fk.refSchema, fk.refTable) })),
+    { add: selection.withDependencies, available },
+  );
+  return { tables: new Set(tables), added, skipped };
 }
 
 /**

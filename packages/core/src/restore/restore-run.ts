@@ -1,15 +1,18 @@
 import { throwIfAborted, normaliseAbort } from '../abort.js';
 import { connectClient, describeServer, translatePgError, withDatabase, withKnex } from '../db/pg-connect.js';
 import type { Transformer } from '../contracts/transformer.js';
+import { tableId } from '../db/pg-introspect.js';
 import { ConfigError, DatabaseError, redactUrl } from '../errors.js';
 import { snapshotPrefix } from '../format/manifest-io.js';
 import { isAnonymized, type Manifest } from '../format/manifest-schema.js';
 import { planRestoreMigrations, runMigrations } from '../migrations/migration-runner.js';
+import { migrateRecordingModules, tablesOfModules } from '../migrations/module-tables.js';
 import type { MigrationRef } from '../migrations/migration-types.js';
 import type { OperationContext } from '../operation-context.js';
 import { captureDatabase } from '../snapshot/snapshot-capture.js';
 import { showSnapshot } from '../snapshot/snapshot-catalog.js';
-import { loadData, planLoad } from './restore-load.js';
+import { loadData, planLoad, type LoadPlan } from './restore-load.js';
+import { resolveTableNames } from './restore-selection.js';
 import {
   createWorkDatabase,
   databaseExists,
@@ -34,6 +37,15 @@ import type { RestoreOptions, RestorePlan, RestoreReport } from './restore-types
  * it is dropped, and no other database is touched.
  */
 export async function restore(options: RestoreOptions): Promise<RestoreReport> {
+  checkRestoreArguments(options);
+  if (options.into) {
+    // restoreInto (./restore-into.js) has not landed yet; until it does, refuse rather than fall
+    // through to a restore into a new database the caller did not ask for.
+    throw new ConfigError('Restoring into an existing database (--into) is not available in this build.', {
+      code: 'into-unavailable',
+      hint: 'Restore the selection into a new database instead: leave out --into.',
+    });
+  }
   const started = Date.now();
   const ctx: OperationContext = options;
   const { config, env, storage, signal } = options;
@@ -63,6 +75,11 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
   const migrations = await planRestoreMigrations(config, manifest.modules);
   for (const module of migrations.removedModules) warn(`Module ${module} is in the snapshot but no longer in the config; its tables are skipped.`);
   for (const module of migrations.newModules) warn(`Module ${module} is not in the snapshot; it is migrated fully after the load.`);
+  // Names are checked against the snapshot before any database is created: a typo costs nothing.
+  if (options.tables) resolveTableNames(options.tables, manifest.tables.map((t) => tableId(t.schema, t.name)), `Snapshot ${manifest.id}`);
+  const unknownModules = (options.modules ?? []).filter((m) => !(m in config.modules));
+  if (unknownModules.length > 0) tablesOfModules(config, new Map(), unknownModules);
+  const exclude = tablesLeftEmpty(env, options.excludeTables);
 
   const plan: RestorePlan = {
     snapshotId: manifest.id,
@@ -89,7 +106,18 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
       });
     }
     if (options.dryRun) {
-      return { plan, dryRun: true, database: target.database, tables: [], rebuilt: { indexes: 0, constraints: 0, foreignKeys: 0 }, sequencesReset: 0, warnings, durationMs: Date.now() - started };
+      // A selection's tables depend on the schema at the snapshot's point (its foreign keys, which
+      // tables a module created): a scratch database is migrated there to tell, then dropped.
+      const scratch = hasSelection(options) ? await planOnScratch(ctx, admin, target, manifest, migrations, exclude, options) : undefined;
+      const planned: RestorePlan = scratch
+        ? {
+            ...plan,
+            tables: scratch.load.map(({ entry }) => ({ table: tableId(entry.schema, entry.name), rows: entry.rows })),
+            skipped: scratch.skipped,
+            addedDependencies: scratch.addedDependencies,
+          }
+        : plan;
+      return { plan: planned, dryRun: true, database: target.database, tables: [], rebuilt: { indexes: 0, constraints: 0, foreignKeys: 0 }, sequencesReset: 0, warnings, durationMs: Date.now() - started };
     }
 
     for (const leftover of await dropAbandonedWorkDatabases(admin)) {
@@ -112,8 +140,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
     // Held for the whole run: a database with a session is never taken for a killed restore's leftover.
     guard = await connectClient(workUrl);
 
-    await migrate(ctx, workUrl, migrations.before);
-    const loadPlan = await planLoadOn(workUrl, manifest, migrations.removedModules, tablesLeftEmpty(env, options.excludeTables));
+    const loadPlan = await prepareWorkDatabase(ctx, workUrl, manifest, migrations, exclude, options);
     for (const s of loadPlan.skipped) warn(`Table ${s.table} is skipped: ${s.reason}.`);
     if (loadPlan.cycles.length > 0) {
       ctx.log?.('info', `Foreign-key cycles loaded as groups: ${loadPlan.cycles.map((c) => c.join(' ↔ ')).join('; ')}.`);
@@ -129,7 +156,12 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
     const replacedDatabaseRenamedTo = await promoteWorkDatabase(admin, work, target.database, options.replace === true);
     work = undefined;
     return {
-      plan: { ...plan, skipped: loaded.skipped, tables: loaded.tables.map((t) => ({ table: t.table, rows: t.rows })) },
+      plan: {
+        ...plan,
+        skipped: loaded.skipped,
+        tables: loaded.tables.map((t) => ({ table: t.table, rows: t.rows })),
+        ...(hasSelection(options) ? { addedDependencies: loadPlan.addedDependencies } : {}),
+      },
       dryRun: false,
       database: target.database,
       tables: loaded.tables,
@@ -206,11 +238,92 @@ async function migrate(ctx: OperationContext, url: string, refs: MigrationRef[])
   );
 }
 
-async function planLoadOn(url: string, manifest: Parameters<typeof planLoad>[1], removedModules: string[], exclude: string[]): ReturnType<typeof planLoad> {
+/**
+ * Checks the combinations of restore options that cannot work together, so the CLI and library
+ * callers get the same errors before anything is read: `into` needs a selection and creates no
+ * database (`replace`, `database`); `withDependencies` completes a selection; a selection names
+ * something.
+ */
+export function checkRestoreArguments(options: Pick<RestoreOptions, 'tables' | 'modules' | 'withDependencies' | 'into' | 'replace' | 'database'>): void {
+  for (const [name, list] of [['--tables', options.tables], ['--modules', options.modules]] as const) {
+    if (list && list.length === 0) {
+      throw new ConfigError(`${name} names nothing to restore.`, {
+        code: 'invalid-arguments',
+        hint: `Give at least one name, e.g. ${name} ${name === '--tables' ? 'orders,customers' : 'billing'}, or leave the option out to restore everything.`,
+      });
+    }
+  }
+  const selection = hasSelection(options);
+  if (options.into && !selection) {
+    throw new ConfigError('--into replaces the contents of selected tables, and no tables are selected.', {
+      code: 'invalid-arguments',
+      hint: 'Name them with --tables or --modules; to restore the whole snapshot over a database, use --replace --confirm NAME.',
+    });
+  }
+  if (options.into && (options.replace || options.database)) {
+    throw new ConfigError(`--into loads into an existing database, so it cannot be combined with ${options.replace ? '--replace' : '--database'}.`, {
+      code: 'invalid-arguments',
+      hint: 'Give the database with --into alone, or restore into a new database without --into.',
+    });
+  }
+  if (options.withDependencies && !selection) {
+    throw new ConfigError('--with-dependencies completes a selection of tables, and no tables are selected.', {
+      code: 'invalid-arguments',
+      hint: 'Name tables with --tables or --modules, or leave out --with-dependencies: a full restore loads every table anyway.',
+    });
+  }
+}
+
+function hasSelection(options: Pick<RestoreOptions, 'tables' | 'modules'>): boolean {
+  return (options.tables?.length ?? 0) > 0 || (options.modules?.length ?? 0) > 0;
+}
+
+/**
+ * Migrates a fresh database to the snapshot's point and plans the load there. For `modules`, the
+ * migrations run one at a time with their new tables recorded, which costs no extra run.
+ */
+async function prepareWorkDatabase(
+  ctx: OperationContext,
+  url: string,
+  manifest: Manifest,
+  migrations: { before: MigrationRef[]; removedModules: string[] },
+  exclude: string[],
+  options: Pick<RestoreOptions, 'tables' | 'modules' | 'withDependencies'>,
+): Promise<LoadPlan> {
+  let moduleTables: string[] = [];
+  if (options.modules?.length) {
+    moduleTables = tablesOfModules(ctx.config, await migrateRecordingModules(ctx, url, migrations.before), options.modules);
+  } else {
+    await migrate(ctx, url, migrations.before);
+  }
+  const selection = hasSelection(options)
+    ? { tables: options.tables ?? [], moduleTables, withDependencies: options.withDependencies === true }
+    : undefined;
   const client = await connectClient(url);
   try {
-    return await planLoad(client, manifest, removedModules, exclude);
+    return await planLoad(client, manifest, migrations.removedModules, exclude, selection);
   } finally {
     await endClient(client);
+  }
+}
+
+/** The load plan of a dry run with a selection, worked out in a scratch database that is dropped afterwards. */
+async function planOnScratch(
+  ctx: OperationContext,
+  admin: Awaited<ReturnType<typeof openAdmin>>,
+  target: { url: string; database: string },
+  manifest: Manifest,
+  migrations: { before: MigrationRef[]; removedModules: string[] },
+  exclude: string[],
+  options: RestoreOptions,
+): Promise<LoadPlan> {
+  const scratch = await createWorkDatabase(admin, `a dry run of ${target.database}`);
+  try {
+    // A dry run reports no migration progress: nothing it migrates is kept.
+    return await prepareWorkDatabase({ ...ctx, onProgress: undefined }, withDatabase(target.url, scratch), manifest, migrations, exclude, options);
+  } finally {
+    await dropDatabase(admin, scratch).catch((error: unknown) => {
+      ctx.log?.('warn', `Could not drop the scratch database ${scratch}: ${(error as Error).message}. Drop it by hand.`);
+    });
   }
 }
