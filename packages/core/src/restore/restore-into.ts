@@ -1,0 +1,378 @@
+import type pg from 'pg';
+import { normaliseAbort, throwIfAborted } from '../abort.js';
+import { connectClient, qualified, quoteIdent, translatePgError } from '../db/pg-connect.js';
+import type { TableTransform, Transformer } from '../contracts/transformer.js';
+import { listTables, readSchemaInfo, tableId } from '../db/pg-introspect.js';
+import { ConfigError, DatabaseError, redactUrl } from '../errors.js';
+import { snapshotPrefix } from '../format/manifest-io.js';
+import { MANIFEST_FILE, type Manifest, type TableEntry } from '../format/manifest-schema.js';
+import { moduleTablesAt, tablesOfModules } from '../migrations/module-tables.js';
+import type { OperationContext } from '../operation-context.js';
+import { captureDatabase, endClient } from '../snapshot/snapshot-capture.js';
+import { showSnapshot } from '../snapshot/snapshot-catalog.js';
+import {
+  advanceOwnedSequences,
+  assertSameColumns,
+  assertSameModuleVersions,
+  breaksReferencesError,
+  connectInto,
+  countOrphans,
+  countRows,
+  enabledUserTriggers,
+  foreignKeysTouching,
+  resolveIntoTarget,
+  triggerStatement,
+  type ForeignKey,
+  type IntoTarget,
+} from './restore-into-live.js';
+import { loadTable } from './restore-load.js';
+import { assertAnonymizationAllowed, checkRestoreArguments } from './restore-run.js';
+import { resolveTableNames } from './restore-selection.js';
+import type { RestoreOptions, RestorePlan, RestoreReport, RestoreTableResult } from './restore-types.js';
+
+/** How long the restore waits for other sessions to let go of the tables before giving up. */
+const LOCK_TIMEOUT = '30s';
+
+/**
+ * Replaces the contents of the selected tables (`tables`/`modules`) of an existing, live database
+ * (`into`) with a snapshot's rows, all tables or none:
+ * 1. refuses unless the database's module versions equal the snapshot's, and each selected table
+ *    has the snapshot's columns; a dry run stops here and reports current and new row counts;
+ * 2. in one transaction: locks the selected tables and their foreign-key neighbours against
+ *    writes, takes a safety snapshot of the selected tables (which sees exactly the rows about to
+ *    be replaced), then sets aside the foreign keys from and to them, disables their user
+ *    triggers, truncates them (nothing else) and loads them with COPY;
+ * 3. checks that no row of a table left alone points at a missing row (and the other way round),
+ *    puts every foreign key back (validating it), re-enables the triggers, moves owned sequences
+ *    forward and commits.
+ * Any failure or abort rolls the transaction back: the database is as before, and the safety
+ * snapshot, then useless, is removed.
+ */
+export async function restoreInto(options: RestoreOptions): Promise<RestoreReport> {
+  const started = Date.now();
+  const ctx: OperationContext = options;
+  const { config, env, signal } = options;
+  checkOptions(options);
+  const target = resolveIntoTarget(options.into!, env.databaseUrl, options.targetUrl);
+  const warnings: string[] = [];
+  const warn = (message: string): void => {
+    warnings.push(message);
+    ctx.log?.('warn', message);
+  };
+
+  // Where the snapshot is read from: this environment's storage, or the source's (promote).
+  const from: OperationContext = options.source ? { ...ctx, storage: options.source.storage, env: { ...env, name: options.source.environment } } : ctx;
+  const manifest = await showSnapshot(from, options.id);
+  const transformer = chooseTransformer(ctx, manifest, options.transformer);
+  const prefix = snapshotPrefix(config.project, from.env.name, manifest.id);
+
+  const client = await connectInto(target);
+  const run: RunState = { stage: 'checking' };
+  try {
+    // Before anything is captured or changed.
+    await assertSameModuleVersions(client, config, manifest, target.database);
+    const selected = await selectEntries(ctx, options, manifest, target, warn);
+    assertSameColumns(selected, await listTables(client), target.database, manifest.id);
+    const ids = new Set(selected.map(entryId));
+    const foreignKeys = await foreignKeysTouching(client, ids);
+    const neighbours = [...new Set(foreignKeys.flatMap((fk) => [tableId(fk.schema, fk.table), tableId(fk.refSchema, fk.refTable)]))]
+      .filter((t) => !ids.has(t))
+      .sort();
+
+    const plan: RestorePlan = {
+      snapshotId: manifest.id,
+      database: target.database,
+      server: target.server,
+      migrationsBefore: [],
+      migrationsAfter: [],
+      tables: selected.map((e) => ({ table: entryId(e), rows: e.rows })),
+      skipped: manifest.tables.filter((e) => !ids.has(entryId(e))).map((e) => ({ table: entryId(e), reason: `not selected; left as it is in ${target.database}` })),
+      ...(transformer ? { transformer: transformer.name } : {}),
+      into: { database: target.database, emptied: [] },
+    };
+    const empty = { indexes: 0, constraints: 0, foreignKeys: 0 };
+    if (options.dryRun) {
+      plan.into = { database: target.database, emptied: await countRows(client, selected) };
+      return { plan, dryRun: true, database: target.database, tables: [], rebuilt: empty, sequencesReset: 0, warnings, durationMs: Date.now() - started };
+    }
+
+    const transforms = await prepareTransforms(client, transformer, selected);
+    throwIfAborted(signal, 'restore');
+    run.backend = (await client.query<{ pid: number; started: string }>(
+      'SELECT pid, backend_start::text AS started FROM pg_stat_activity WHERE pid = pg_backend_pid()',
+    )).rows[0];
+
+    await client.query('BEGIN');
+    run.stage = 'transaction';
+    await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
+    // SHARE stops every writer but lets the safety snapshot (another session) read.
+    await lockTables(client, [...ids, ...neighbours], 'SHARE');
+    plan.into = { database: target.database, emptied: await countRows(client, selected) };
+    const safety = await captureDatabase(ctx, target.url, {
+      description: `Safety snapshot of ${[...ids].join(', ')} in ${target.database} before restoring them from ${manifest.id}`,
+      tags: ['safety'],
+      selection: { kind: 'tables', tables: [...ids] },
+    });
+    run.safetySnapshotId = safety.id;
+    ctx.log?.('info', `Safety snapshot ${safety.id} taken of ${[...ids].join(', ')} in ${target.database}.`);
+
+    throwIfAborted(signal, 'restore');
+    await lockTables(client, [...ids], 'ACCESS EXCLUSIVE');
+    await lockTables(client, neighbours, 'SHARE ROW EXCLUSIVE');
+    for (const fk of foreignKeys) await client.query(`ALTER TABLE ${qualified(fk.schema, fk.table)} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
+    const triggers = await enabledUserTriggers(client, [...ids]);
+    for (const trigger of triggers) await client.query(triggerStatement(trigger, 'disable'));
+    // TRUNCATE, not DELETE: no dead rows to vacuum afterwards. Never CASCADE: the foreign keys
+    // into these tables are set aside, so only the selected tables are emptied.
+    await client.query(`TRUNCATE ${selected.map((e) => qualified(e.schema, e.name)).join(', ')}`);
+
+    const tables = await loadAll(from, client, manifest, prefix, selected, transforms);
+
+    throwIfAborted(signal, 'restore');
+    await checkReferences(client, foreignKeys, ids);
+    let rebuilt = 0;
+    for (const fk of foreignKeys) {
+      await readdForeignKey(client, fk, ids);
+      ctx.onProgress?.({ phase: 'index', item: fk.name, rows: ++rebuilt, totalRows: foreignKeys.length, done: true });
+    }
+    for (const trigger of triggers) await client.query(triggerStatement(trigger, 'restore'));
+    // Sequences are not transactional: moved forward only, a rollback after this point leaves
+    // just a gap in the ids.
+    const sequencesReset = await advanceOwnedSequences(client, [...ids]);
+    throwIfAborted(signal, 'restore');
+    run.stage = 'committing';
+    await client.query('COMMIT');
+    run.stage = 'committed';
+    return {
+      plan: { ...plan, tables: tables.map((t) => ({ table: t.table, rows: t.rows })) },
+      dryRun: false,
+      database: target.database,
+      tables,
+      rebuilt: { ...empty, foreignKeys: foreignKeys.length },
+      sequencesReset,
+      warnings,
+      safetySnapshotId: safety.id,
+      durationMs: Date.now() - started,
+    };
+  } catch (error) {
+    await abandon(ctx, client, target, run, error);
+    throw translateFailure(normaliseAbort(error, signal, 'restore'), target);
+  } finally {
+    await endClient(client);
+  }
+}
+
+/** Where a run got to, for cleaning up after a failure. */
+interface RunState {
+  stage: 'checking' | 'transaction' | 'committing' | 'committed';
+  backend?: { pid: number; started: string } | undefined;
+  safetySnapshotId?: string;
+}
+
+function checkOptions(options: RestoreOptions): void {
+  if (!options.into) throw new ConfigError('No database to restore into was given.', { code: 'invalid-arguments', hint: 'Pass --into with a database name or URL.' });
+  checkRestoreArguments(options);
+}
+
+/**
+ * Same rule as restore's: rows already transformed by these very rules are not transformed twice,
+ * and the environment's `requireAnonymized` is enforced.
+ */
+function chooseTransformer(ctx: OperationContext, manifest: Manifest, requested: Transformer | undefined): Transformer | undefined {
+  let transformer = requested;
+  if (transformer && manifest.transformers.some((t) => t.name === transformer!.name && t.rulesHash === transformer!.rulesHash)) {
+    ctx.log?.('info', `Snapshot ${manifest.id} was captured with these ${transformer.name} rules already; its rows are loaded as they are.`);
+    transformer = undefined;
+  }
+  assertAnonymizationAllowed(ctx.env, manifest, transformer, {
+    hint: 'Restore it with --anonymize to mask it on the way in, using the rules of the config\'s anonymize section.',
+  });
+  return transformer;
+}
+
+/** The snapshot's entries for `tables` and `modules`, in the snapshot's (foreign-key) order. */
+async function selectEntries(
+  ctx: OperationContext,
+  options: RestoreOptions,
+  manifest: Manifest,
+  target: IntoTarget,
+  warn: (message: string) => void,
+): Promise<TableEntry[]> {
+  const inSnapshot = new Set(manifest.tables.map(entryId));
+  const chosen = new Set(resolveTableNames(options.tables ?? [], inSnapshot, `Snapshot ${manifest.id}`));
+  if (options.modules?.length) {
+    const map = await moduleTablesAt(ctx, target.url, manifest.modules);
+    for (const table of tablesOfModules(ctx.config, map, options.modules)) {
+      if (inSnapshot.has(table)) chosen.add(table);
+      else warn(`Table ${table} of module ${map.get(table)} is not in snapshot ${manifest.id}; it is left as it is in ${target.database}.`);
+    }
+  }
+  const entries = manifest.tables.filter((e) => chosen.has(entryId(e)));
+  if (entries.length === 0) {
+    throw new ConfigError(`Snapshot ${manifest.id} holds none of the selected tables.`, {
+      code: 'selection-empty',
+      hint: `\`strata show ${manifest.id}\` lists its tables.`,
+    });
+  }
+  return entries;
+}
+
+/** Checks a transformer's rules against the live schema before anything is locked or changed. */
+async function prepareTransforms(client: pg.ClientBase, transformer: Transformer | undefined, entries: TableEntry[]): Promise<Map<TableEntry, TableTransform | undefined>> {
+  const transforms = new Map<TableEntry, TableTransform | undefined>();
+  if (!transformer) return transforms;
+  const schema = await readSchemaInfo(client, entries);
+  await transformer.prepare(schema);
+  schema.tables.forEach((info, i) => transforms.set(entries[i]!, transformer.forTable(info)));
+  return transforms;
+}
+
+async function lockTables(client: pg.ClientBase, tables: string[], mode: string): Promise<void> {
+  if (tables.length === 0) return;
+  const names = tables.map((t) => {
+    const dot = t.indexOf('.');
+    return qualified(t.slice(0, dot), t.slice(dot + 1));
+  });
+  await client.query(`LOCK TABLE ${names.join(', ')} IN ${mode} MODE`);
+}
+
+/**
+ * Streams every selected table in, without FREEZE: frozen rows would be visible to other
+ * sessions' older snapshots of a live database.
+ */
+async function loadAll(
+  ctx: OperationContext,
+  client: pg.Client,
+  manifest: Manifest,
+  prefix: string,
+  entries: TableEntry[],
+  transforms: Map<TableEntry, TableTransform | undefined>,
+): Promise<RestoreTableResult[]> {
+  const overallTotalRows = entries.reduce((sum, e) => sum + e.rows, 0);
+  let overallRows = 0;
+  const results: RestoreTableResult[] = [];
+  for (const entry of entries) {
+    throwIfAborted(ctx.signal, 'restore');
+    const result = await loadTable(client, ctx, manifest, prefix, entry, transforms.get(entry), (rows, done) =>
+      ctx.onProgress?.({ phase: 'load', item: entryId(entry), rows, totalRows: entry.rows, overallRows: overallRows + rows, overallTotalRows, done }),
+      { freeze: false },
+    );
+    overallRows += result.rows;
+    results.push(result);
+  }
+  return results;
+}
+
+/**
+ * Counts, for each set-aside foreign key between a restored table and one left alone, the rows
+ * that would point at nothing, so the refusal can say how many and where. Keys between two
+ * restored tables come from one consistent snapshot; re-adding them checks them anyway. A key
+ * that was NOT VALID is put back as such and never checked.
+ */
+async function checkReferences(client: pg.ClientBase, foreignKeys: ForeignKey[], selected: ReadonlySet<string>): Promise<void> {
+  const broken: { fk: ForeignKey; rows: number }[] = [];
+  for (const fk of foreignKeys) {
+    if (!fk.validated) continue;
+    if (selected.has(tableId(fk.schema, fk.table)) && selected.has(tableId(fk.refSchema, fk.refTable))) continue;
+    const rows = await countOrphans(client, fk);
+    if (rows > 0) broken.push({ fk, rows });
+  }
+  if (broken.length > 0) throw breaksReferencesError(broken, selected);
+}
+
+async function readdForeignKey(client: pg.ClientBase, fk: ForeignKey, selected: ReadonlySet<string>): Promise<void> {
+  try {
+    await client.query(`ALTER TABLE ${qualified(fk.schema, fk.table)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition}`);
+  } catch (error) {
+    // Only keys between two restored tables get here unchecked: the snapshot's own rows (or a
+    // transformer's changes to them) do not hold together.
+    if ((error as { code?: string }).code !== '23503') throw error;
+    throw new ConfigError(
+      `Restoring would leave rows of ${tableId(fk.schema, fk.table)} pointing at missing rows of ${tableId(fk.refSchema, fk.refTable)} (${fk.name}); nothing was changed.`,
+      {
+        code: 'restore-into-breaks-references',
+        hint: selected.has(tableId(fk.refSchema, fk.refTable))
+          ? 'The snapshot\'s rows do not satisfy this key (check the transformer\'s rules, if any); restore into a fresh database to inspect them.'
+          : `Restore ${tableId(fk.refSchema, fk.refTable)} too, or restore into a fresh database without --into.`,
+        cause: error,
+      },
+    );
+  }
+}
+
+/**
+ * After a failure: makes sure the transaction is rolled back before returning, and removes the
+ * safety snapshot when nothing was changed. A COPY may be in progress, and ROLLBACK would queue
+ * behind it, so the connection is dropped and its server process ended; the server then rolls
+ * back. Only a COMMIT whose answer never arrived leaves the outcome unknown: then the safety
+ * snapshot is kept.
+ */
+async function abandon(ctx: OperationContext, client: pg.Client, target: IntoTarget, run: RunState, error: unknown): Promise<void> {
+  if (run.stage === 'checking') return;
+  await endClient(client, { force: true });
+  if (run.backend) await endBackend(target.url, run.backend);
+  const answeredByServer = typeof (error as { severity?: unknown } | null)?.severity === 'string';
+  if (run.stage === 'committing' && !answeredByServer) {
+    ctx.log?.('warn', `The connection to ${target.database} was lost during COMMIT, so the restore may or may not have been applied; safety snapshot ${run.safetySnapshotId ?? '(none)'} is kept.`);
+    return;
+  }
+  ctx.log?.('info', `Rolled back: ${target.database} is unchanged.`);
+  if (!run.safetySnapshotId) return;
+  const prefix = snapshotPrefix(ctx.config.project, ctx.env.name, run.safetySnapshotId);
+  try {
+    // The manifest first, so a removal that stops half-way leaves nothing that lists as valid.
+    await ctx.storage.removePrefix(`${prefix}${MANIFEST_FILE}`);
+    await ctx.storage.removePrefix(prefix);
+  } catch (cleanupError) {
+    ctx.log?.('warn', `Could not remove the safety snapshot ${run.safetySnapshotId}, which is no longer needed: ${(cleanupError as Error).message}.`);
+  }
+}
+
+/**
+ * Ends the server process of the abandoned connection (identified by pid and start time, so a
+ * reused pid is never hit) and waits until it is gone: its locks are then released and its
+ * transaction rolled back. Best effort: if the server cannot be reached, it rolls back by itself.
+ */
+async function endBackend(url: string, backend: { pid: number; started: string }): Promise<void> {
+  let admin: pg.Client | undefined;
+  try {
+    admin = await connectClient(url);
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const { rows } = await admin.query<{ ended: boolean }>(
+        'SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE pid = $1 AND backend_start::text = $2',
+        [backend.pid, backend.started],
+      );
+      if (rows.length === 0 || Date.now() > deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } catch {
+    // Unreachable now: the server notices the closed connection and rolls back on its own.
+  } finally {
+    if (admin) await endClient(admin);
+  }
+}
+
+/** Lock trouble in one sentence; other errors as restore phrases them. */
+function translateFailure(error: unknown, target: IntoTarget): unknown {
+  const code = (error as { code?: string } | null)?.code;
+  if (code === '55P03') {
+    return new DatabaseError(`Could not lock the selected tables of ${target.database} within ${LOCK_TIMEOUT}: other sessions are using them; nothing was changed.`, {
+      code: 'restore-into-lock-timeout',
+      hint: 'Wait for long transactions on these tables to end (see pg_stat_activity), then run it again.',
+      cause: error,
+    });
+  }
+  if (code === '40P01') {
+    return new DatabaseError(`Another session's transaction on the selected tables of ${target.database} deadlocked with the restore; nothing was changed.`, {
+      code: 'restore-into-lock-timeout',
+      hint: 'Run it again, ideally when the application is quiet.',
+      cause: error,
+    });
+  }
+  return translatePgError(error, redactUrl(target.url), 'restore into');
+}
+
+function entryId(entry: { schema: string; name: string }): string {
+  return tableId(entry.schema, entry.name);
+}
