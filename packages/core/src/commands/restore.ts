@@ -3,14 +3,16 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
 import type { OperationReport } from '../notify/notification.js';
 import { formatCount, formatDuration, renderTable } from '../cli/text-format.js';
-import { restore } from '../restore/restore-run.js';
+import { checkRestoreArguments, restore } from '../restore/restore-run.js';
 import { resolveRestoreTarget } from '../restore/restore-target.js';
 import type { RestorePlan, RestoreReport } from '../restore/restore-types.js';
 
 export default class Restore extends BaseCommand<typeof Restore> {
   static override summary = 'Restore a snapshot into a new database, migrated to the current code.';
 
-  static override description = `Creates a fresh database (default <project>_<env>_<YYYYMMDD>), migrates each module to the point the snapshot was taken at, loads the data, then runs the remaining migrations. The existing database is never touched unless --replace is given with --confirm naming it.`;
+  static override description = `Creates a fresh database (default <project>_<env>_<YYYYMMDD>), migrates each module to the point the snapshot was taken at, loads the data, then runs the remaining migrations. The existing database is never touched unless --replace is given with --confirm naming it.
+
+--tables and --modules load only part of the snapshot; the other tables stay as the migrations leave them. A selected table that references a table outside the selection is refused (the message names the missing tables) unless --with-dependencies adds them. With --into, the selected tables of an existing database are emptied and loaded in one transaction, after a safety snapshot of them; the database's module versions must equal the snapshot's.`;
 
   static override examples = [
     { description: 'Restore the newest snapshot of prod into a new database on the dev server.', command: '<%= config.bin %> <%= command.id %> latest --env prod' },
@@ -21,6 +23,22 @@ export default class Restore extends BaseCommand<typeof Restore> {
       command: '<%= config.bin %> <%= command.id %> latest --replace --confirm shop_dev',
     },
     { description: "Restore a raw prod snapshot into staging, masking personal data on the way in.", command: '<%= config.bin %> <%= command.id %> latest --env staging --anonymize' },
+    {
+      description: 'Restore two tables into a fresh database; the others stay as the migrations leave them.',
+      command: '<%= config.bin %> <%= command.id %> latest --tables customers,orders --database shop_debug',
+    },
+    {
+      description: "Restore a module's tables and every table they reference.",
+      command: '<%= config.bin %> <%= command.id %> latest --modules orders --with-dependencies',
+    },
+    {
+      description: 'See which tables of the live dev database would be emptied and loaded, changing nothing.',
+      command: '<%= config.bin %> <%= command.id %> latest --tables products --into shop_dev --dry-run',
+    },
+    {
+      description: 'Put back the products table of the dev database from a snapshot (a safety snapshot of it is taken first).',
+      command: '<%= config.bin %> <%= command.id %> latest --tables products --into shop_dev',
+    },
     {
       description: 'Restore onto another server.',
       command: '<%= config.bin %> <%= command.id %> latest --target-url postgres://user@staging-db:5432/shop_copy',
@@ -47,24 +65,53 @@ export default class Restore extends BaseCommand<typeof Restore> {
       multiple: true,
       multipleNonGreedy: true,
     }),
+    tables: Flags.string({
+      summary: 'Load only these tables (table or schema.table), comma-separated or repeated.',
+      helpValue: 'TABLES',
+      multiple: true,
+      multipleNonGreedy: true,
+    }),
+    modules: Flags.string({
+      summary: "Load only the tables these modules' migrations create, comma-separated or repeated.",
+      helpValue: 'MODULES',
+      multiple: true,
+      multipleNonGreedy: true,
+    }),
+    'with-dependencies': Flags.boolean({
+      summary: 'Also load the tables the selected tables reference (transitively), instead of refusing.',
+      default: false,
+    }),
+    into: Flags.string({
+      summary:
+        'Replace the selected tables in this existing database (a name on the environment\'s server, or on the --target-url server, or a PostgreSQL URL), in one transaction.',
+      helpValue: 'DATABASE',
+    }),
   };
 
   async run(): Promise<RestoreReport> {
     const { flags } = this;
     const targetUrl = flags['target-url'];
     this.addSecretsOf(targetUrl);
-    const loaded = await this.loadEnvironment();
-    // A plan changes nothing, succeeded or not: nobody needs to hear of it.
-    const notification = { operation: 'restore' as const, ...loaded, report: undefined as OperationReport | undefined };
-    if (!flags['dry-run']) this.notification = notification;
+    this.addSecretsOf(flags.into);
+    const selection = {
+      ...(flags.tables ? { tables: splitList(flags.tables) } : {}),
+      ...(flags.modules ? { modules: splitList(flags.modules) } : {}),
+      ...(flags['with-dependencies'] ? { withDependencies: true } : {}),
+      ...(flags.into ? { into: flags.into } : {}),
+    };
     const target = {
       database: flags.database,
       targetUrl,
       replace: flags.replace,
       confirm: flags.confirm,
     };
-    // Checked before storage is opened, so a mistyped --confirm costs nothing.
-    resolveRestoreTarget({ project: loaded.config.project, envName: loaded.env.name, envDatabaseUrl: loaded.env.databaseUrl, ...target });
+    checkRestoreArguments({ ...target, ...selection });
+    const loaded = await this.loadEnvironment();
+    // A plan changes nothing, succeeded or not: nobody needs to hear of it.
+    const notification = { operation: 'restore' as const, ...loaded, report: undefined as OperationReport | undefined };
+    if (!flags['dry-run']) this.notification = notification;
+    // Checked before storage is opened, so a mistyped --confirm costs nothing. --into names an existing database instead.
+    if (!selection.into) resolveRestoreTarget({ project: loaded.config.project, envName: loaded.env.name, envDatabaseUrl: loaded.env.databaseUrl, ...target });
 
     const transformer = flags.anonymize ? await this.resolveAnonymizer(loaded.config, loaded.env) : undefined;
     const ctx = await this.loadContext(loaded);
@@ -72,6 +119,7 @@ export default class Restore extends BaseCommand<typeof Restore> {
       ...ctx,
       id: this.args.id,
       ...target,
+      ...selection,
       dryRun: flags['dry-run'],
       ...(transformer ? { transformer } : {}),
       ...(flags['exclude-table'] ? { excludeTables: flags['exclude-table'] } : {}),
@@ -92,6 +140,10 @@ export default class Restore extends BaseCommand<typeof Restore> {
   }
 
   private renderPlan(plan: RestorePlan): void {
+    if (plan.into) {
+      this.renderIntoPlan(plan, plan.into);
+      return;
+    }
     const rows = plan.tables.reduce((n, t) => n + t.rows, 0);
     this.log(`Plan: restore snapshot ${plan.snapshotId} into database ${plan.database} on ${plan.server}.`);
     if (plan.replace) this.log(`The existing database ${plan.replace.database} will be replaced (a safety snapshot of it is taken first).`);
@@ -101,8 +153,28 @@ export default class Restore extends BaseCommand<typeof Restore> {
     if (plan.tables.length > 0) {
       this.log(indent(renderTable([{ header: 'TABLE' }, { header: 'ROWS', align: 'right' }], plan.tables.map((t) => [t.table, formatCount(t.rows)]))));
     }
+    if (plan.addedDependencies) this.log(`   ${addedLine(plan.addedDependencies)}`);
     if (plan.skipped.length > 0) this.log(`   Skipped:${list(plan.skipped.map((s) => `${s.table}: ${s.reason}`))}`);
     this.log(`3. Migrations after the load (${plan.migrationsAfter.length}):${list(plan.migrationsAfter)}`);
+    if (plan.addedDependencies) this.log('Tables not selected are left as the migrations make them.');
+    this.logToStderr('Dry run: nothing was changed.');
+  }
+
+  /** The plan of `--into`: what each table holds now, and what it will hold. */
+  private renderIntoPlan(plan: RestorePlan, into: NonNullable<RestorePlan['into']>): void {
+    const now = new Map(into.emptied.map((t) => [t.table, t.rows]));
+    const rows = plan.tables.reduce((n, t) => n + t.rows, 0);
+    this.log(`Plan: replace ${plan.tables.length} tables of database ${into.database} on ${plan.server} with snapshot ${plan.snapshotId}, in one transaction.`);
+    this.log(
+      renderTable(
+        [{ header: 'TABLE' }, { header: 'ROWS NOW', align: 'right' }, { header: 'ROWS LOADED', align: 'right' }],
+        plan.tables.map((t) => [t.table, now.has(t.table) ? formatCount(now.get(t.table)!) : '-', formatCount(t.rows)]),
+      ),
+    );
+    const emptied = into.emptied.reduce((n, t) => n + t.rows, 0);
+    this.log(`${formatCount(emptied)} rows would be deleted and ${formatCount(rows)} loaded; a safety snapshot of these tables is taken first.`);
+    if (plan.addedDependencies) this.log(addedLine(plan.addedDependencies));
+    if (plan.skipped.length > 0) this.log(`Skipped:${list(plan.skipped.map((s) => `${s.table}: ${s.reason}`))}`);
     this.logToStderr('Dry run: nothing was changed.');
   }
 
@@ -119,17 +191,31 @@ export default class Restore extends BaseCommand<typeof Restore> {
       this.log('');
     }
     const { indexes, constraints, foreignKeys } = report.rebuilt;
-    this.log(`Migrations: ${plan.migrationsBefore.length} before the load, ${plan.migrationsAfter.length} after it.`);
-    this.log(
-      `Rebuilt after the load: ${indexes} indexes, ${constraints} constraints, ${foreignKeys} foreign keys; ${report.sequencesReset} sequences reset.`,
-    );
+    if (!plan.into) {
+      this.log(`Migrations: ${plan.migrationsBefore.length} before the load, ${plan.migrationsAfter.length} after it.`);
+      this.log(
+        `Rebuilt after the load: ${indexes} indexes, ${constraints} constraints, ${foreignKeys} foreign keys; ${report.sequencesReset} sequences reset.`,
+      );
+    }
+    if (plan.addedDependencies && plan.addedDependencies.length > 0) this.log(addedLine(plan.addedDependencies));
     if (report.replacedDatabaseRenamedTo) this.log(`The replaced database was kept as ${report.replacedDatabaseRenamedTo}.`);
-    if (report.safetySnapshotId) this.log(`Safety snapshot of the replaced database: ${report.safetySnapshotId}.`);
+    if (report.safetySnapshotId) this.log(`Safety snapshot of the replaced ${plan.into ? 'tables' : 'database'}: ${report.safetySnapshotId}.`);
     this.log(
       `Restored snapshot ${plan.snapshotId} into database ${report.database} on ${plan.server}: ${report.tables.length} tables, ` +
         `${formatCount(rows)} rows in ${formatDuration(report.durationMs)}.`,
     );
   }
+}
+
+/** `--tables a,b --tables c` → `[a, b, c]`: commas and repeats both separate names. */
+function splitList(values: string[]): string[] {
+  return values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+}
+
+function addedLine(added: string[]): string {
+  return added.length === 0
+    ? 'No table added: the selection references no table outside it.'
+    : `Added because selected tables reference them: ${added.join(', ')}.`;
 }
 
 function list(items: string[]): string {
