@@ -207,6 +207,34 @@ describe('restoreInto', () => {
     expect(await snapshotIds(ctx)).toEqual(snapshotsBefore);
   });
 
+  it('refuses when restored rows would point at rows a table left alone no longer has', async () => {
+    const { db, id, atSnapshot, ctx } = await liveDatabase();
+    await query(db.url, 'UPDATE projects SET colour_id = 2 WHERE colour_id = 1; DELETE FROM colours WHERE id = 1');
+    const orphans = atSnapshot.projects!.filter((p) => (p as { colour_id: number | null }).colour_id === 1).length;
+    const before = await contents(db.url);
+    await expect(restoreInto({ ...ctx, id, into: db.name, tables: ['projects', 'tasks'] })).rejects.toMatchObject({
+      code: 'restore-into-breaks-references',
+      message: `Restoring would leave ${orphans} row${orphans === 1 ? '' : 's'} of public.projects pointing at missing rows of public.colours (projects_colour_fk); nothing was changed.`,
+      hint: expect.stringContaining('public.colours'),
+    });
+    expect(await contents(db.url)).toEqual(before);
+  });
+
+  it('rolls back when interrupted in the middle of a load', async () => {
+    const { db, id, ctx } = await liveDatabase();
+    const before = await contents(db.url);
+    const structureBefore = await structure(db.url);
+    const snapshotsBefore = await snapshotIds(ctx);
+    const controller = new AbortController();
+    const onProgress = (event: { phase: string; item: string }): void => {
+      if (event.phase === 'load' && event.item === 'public.tasks') controller.abort();
+    };
+    await expect(restoreInto({ ...ctx, signal: controller.signal, onProgress, id, into: db.name, tables: ['projects', 'tasks'] })).rejects.toMatchObject({ code: 'aborted' });
+    expect(await contents(db.url)).toEqual(before);
+    expect(await structure(db.url)).toEqual(structureBefore);
+    expect(await snapshotIds(ctx)).toEqual(snapshotsBefore);
+  });
+
   it('takes a safety snapshot of exactly the touched tables, which restores them back', async () => {
     const { db, id, ctx } = await liveDatabase();
     const before = await contents(db.url);

@@ -148,14 +148,15 @@ export async function foreignKeysTouching(client: pg.ClientBase, tables: Readonl
 
 /**
  * Rows of the foreign key's table whose key matches no row of the referenced table, counted the
- * way the constraint checks them (a key with a NULL part is not checked).
+ * way the constraint checks them: a key with a NULL part is not checked, and neither table's
+ * inheriting tables take part.
  */
 export async function countOrphans(client: pg.ClientBase, fk: ForeignKey): Promise<number> {
   const present = fk.columns.map((c) => `c.${quoteIdent(c)} IS NOT NULL`).join(' AND ');
   const match = fk.columns.map((c, i) => `p.${quoteIdent(fk.refColumns[i]!)} = c.${quoteIdent(c)}`).join(' AND ');
   const { rows: [row] } = await client.query<{ n: string }>(
-    `SELECT count(*) AS n FROM ${qualified(fk.schema, fk.table)} c
-      WHERE ${present} AND NOT EXISTS (SELECT 1 FROM ${qualified(fk.refSchema, fk.refTable)} p WHERE ${match})`,
+    `SELECT count(*) AS n FROM ONLY ${qualified(fk.schema, fk.table)} c
+      WHERE ${present} AND NOT EXISTS (SELECT 1 FROM ONLY ${qualified(fk.refSchema, fk.refTable)} p WHERE ${match})`,
   );
   return Number(row?.n ?? 0);
 }
@@ -236,11 +237,11 @@ export async function advanceOwnedSequences(client: pg.ClientBase, tables: strin
   return moved;
 }
 
-/** Exact row counts of `tables`, for the plan (`into.emptied`). */
+/** Exact row counts of `tables` (without inheriting tables, as COPY reads them), for the plan (`into.emptied`). */
 export async function countRows(client: pg.ClientBase, tables: { schema: string; name: string }[]): Promise<{ table: string; rows: number }[]> {
   const counts: { table: string; rows: number }[] = [];
   for (const t of tables) {
-    const { rows: [row] } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${qualified(t.schema, t.name)}`);
+    const { rows: [row] } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ONLY ${qualified(t.schema, t.name)}`);
     counts.push({ table: tableId(t.schema, t.name), rows: Number(row?.n ?? 0) });
   }
   return counts;

@@ -123,8 +123,10 @@ export async function restoreInto(options: RestoreOptions): Promise<RestoreRepor
     const triggers = await enabledUserTriggers(client, [...ids]);
     for (const trigger of triggers) await client.query(triggerStatement(trigger, 'disable'));
     // TRUNCATE, not DELETE: no dead rows to vacuum afterwards. Never CASCADE: the foreign keys
-    // into these tables are set aside, so only the selected tables are emptied.
-    await client.query(`TRUNCATE ${selected.map((e) => qualified(e.schema, e.name)).join(', ')}`);
+    // into these tables are set aside; ONLY, as COPY TO captured them: inheriting tables keep their rows.
+    // TRUNCATE is not MVCC-safe: a REPEATABLE READ transaction that began before the commit and
+    // had not read these tables yet sees them empty. Accepted for speed; DELETE would bloat them.
+    await client.query(`TRUNCATE ONLY ${selected.map((e) => qualified(e.schema, e.name)).join(', ')}`);
 
     const tables = await loadAll(from, client, manifest, prefix, selected, transforms);
 
@@ -233,7 +235,7 @@ async function lockTables(client: pg.ClientBase, tables: string[], mode: string)
     const dot = t.indexOf('.');
     return qualified(t.slice(0, dot), t.slice(dot + 1));
   });
-  await client.query(`LOCK TABLE ${names.join(', ')} IN ${mode} MODE`);
+  await client.query(`LOCK TABLE ONLY ${names.join(', ')} IN ${mode} MODE`);
 }
 
 /**
