@@ -6,6 +6,7 @@ import pg from 'pg';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { listSnapshots, showSnapshot, snapshot } from './engine-imports.js';
+import type { Transformer } from '../../packages/core/src/contracts/transformer.js';
 import { restoreInto } from '../../packages/core/src/restore/restore-into.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { damageDataFile, engineProject, type EngineProject } from '../support/engine.js';
@@ -233,6 +234,55 @@ describe('restoreInto', () => {
     expect(await contents(db.url)).toEqual(before);
     expect(await structure(db.url)).toEqual(structureBefore);
     expect(await snapshotIds(ctx)).toEqual(snapshotsBefore);
+  });
+
+  it('gives up with a clear error when another session holds the tables too long, changing nothing', async () => {
+    const { db, id, ctx } = await liveDatabase();
+    const before = await contents(db.url);
+    const snapshotsBefore = await snapshotIds(ctx);
+    // A reader in a long transaction: the safety snapshot can be taken, the tables cannot be emptied.
+    const reader = new pg.Client({ connectionString: db.url });
+    await reader.connect();
+    try {
+      await reader.query('BEGIN');
+      await reader.query('SELECT count(*) FROM tasks');
+      await expect(restoreInto({ ...ctx, id, into: db.name, tables: ['projects', 'tasks'] }, { lockTimeoutMs: 300 })).rejects.toMatchObject({
+        code: 'restore-into-lock-timeout',
+        exitCode: 3,
+        message: expect.stringContaining('nothing was changed'),
+      });
+      await reader.query('ROLLBACK');
+    } finally {
+      await reader.end();
+    }
+    expect(await contents(db.url)).toEqual(before);
+    expect(await snapshotIds(ctx)).toEqual(snapshotsBefore);
+  });
+
+  it("applies a transformer and the environment's requireAnonymized rule", async () => {
+    const { db, id, atSnapshot, ctx } = await liveDatabase();
+    const strict = { ...ctx, env: { ...ctx.env, raw: { requireAnonymized: true } } };
+    const before = await contents(db.url);
+    await expect(restoreInto({ ...strict, id, into: db.name, tables: ['projects'] })).rejects.toMatchObject({ code: 'anonymization-required' });
+    expect(await contents(db.url)).toEqual(before);
+
+    const upper: Transformer = {
+      name: 'test-upper',
+      version: '1.0.0',
+      anonymizes: true,
+      rulesHash: 'upper-names',
+      rules: { 'public.projects.name': 'upper' },
+      prepare() {},
+      forTable(table) {
+        const at = table.columns.findIndex((c) => c.name === 'name');
+        if (table.name !== 'projects' || at < 0) return undefined;
+        return { kind: 'rows', transformRow: (values) => ((values[at] = values[at]?.toUpperCase() ?? null), values) };
+      },
+    };
+    await restoreInto({ ...strict, id, into: db.name, tables: ['projects', 'tasks'], transformer: upper });
+    const after = await contents(db.url);
+    expect(after.projects).toEqual(atSnapshot.projects!.map((p) => ({ ...(p as object), name: (p as { name: string }).name.toUpperCase() })));
+    expect(after.tasks).toEqual(atSnapshot.tasks);
   });
 
   it('takes a safety snapshot of exactly the touched tables, which restores them back', async () => {

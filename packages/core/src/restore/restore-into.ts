@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { normaliseAbort, throwIfAborted } from '../abort.js';
+import { formatDuration } from '../cli/text-format.js';
 import { connectClient, qualified, quoteIdent, translatePgError } from '../db/pg-connect.js';
 import type { TableTransform, Transformer } from '../contracts/transformer.js';
 import { listTables, readSchemaInfo, tableId } from '../db/pg-introspect.js';
@@ -31,7 +32,7 @@ import { resolveTableNames } from './restore-selection.js';
 import type { RestoreOptions, RestorePlan, RestoreReport, RestoreTableResult } from './restore-types.js';
 
 /** How long the restore waits for other sessions to let go of the tables before giving up. */
-const LOCK_TIMEOUT = '30s';
+const LOCK_TIMEOUT_MS = 30_000;
 
 /**
  * Replaces the contents of the selected tables (`tables`/`modules`) of an existing, live database
@@ -47,8 +48,10 @@ const LOCK_TIMEOUT = '30s';
  *    forward and commits.
  * Any failure or abort rolls the transaction back: the database is as before, and the safety
  * snapshot, then useless, is removed.
+ *
+ * `tuning.lockTimeoutMs` (default 30 s) bounds the wait for other sessions' locks on the tables.
  */
-export async function restoreInto(options: RestoreOptions): Promise<RestoreReport> {
+export async function restoreInto(options: RestoreOptions, tuning: { lockTimeoutMs?: number } = {}): Promise<RestoreReport> {
   const started = Date.now();
   const ctx: OperationContext = options;
   const { config, env, signal } = options;
@@ -68,6 +71,7 @@ export async function restoreInto(options: RestoreOptions): Promise<RestoreRepor
 
   const client = await connectInto(target);
   const run: RunState = { stage: 'checking' };
+  const lockTimeoutMs = tuning.lockTimeoutMs ?? LOCK_TIMEOUT_MS;
   try {
     // Before anything is captured or changed.
     await assertSameModuleVersions(client, config, manifest, target.database);
@@ -104,7 +108,7 @@ export async function restoreInto(options: RestoreOptions): Promise<RestoreRepor
 
     await client.query('BEGIN');
     run.stage = 'transaction';
-    await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
+    await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`);
     // SHARE stops every writer but lets the safety snapshot (another session) read.
     await lockTables(client, [...ids, ...neighbours], 'SHARE');
     plan.into = { database: target.database, emptied: await countRows(client, selected) };
@@ -158,7 +162,7 @@ export async function restoreInto(options: RestoreOptions): Promise<RestoreRepor
     };
   } catch (error) {
     await abandon(ctx, client, target, run, error);
-    throw translateFailure(normaliseAbort(error, signal, 'restore'), target);
+    throw translateFailure(normaliseAbort(error, signal, 'restore'), target, lockTimeoutMs);
   } finally {
     await endClient(client);
   }
@@ -356,10 +360,10 @@ async function endBackend(url: string, backend: { pid: number; started: string }
 }
 
 /** Lock trouble in one sentence; other errors as restore phrases them. */
-function translateFailure(error: unknown, target: IntoTarget): unknown {
+function translateFailure(error: unknown, target: IntoTarget, lockTimeoutMs: number): unknown {
   const code = (error as { code?: string } | null)?.code;
   if (code === '55P03') {
-    return new DatabaseError(`Could not lock the selected tables of ${target.database} within ${LOCK_TIMEOUT}: other sessions are using them; nothing was changed.`, {
+    return new DatabaseError(`Could not lock the selected tables of ${target.database} within ${formatDuration(lockTimeoutMs)}: other sessions are using them; nothing was changed.`, {
       code: 'restore-into-lock-timeout',
       hint: 'Wait for long transactions on these tables to end (see pg_stat_activity), then run it again.',
       cause: error,
