@@ -8,6 +8,8 @@
 //
 // After the plain file:// capture it also runs `strata snapshot --anonymize` with three masked
 // columns on order_lines (unless --skip-anonymize), against the plain capture of the same run.
+// Last, on the multi-tenant example (test/bench/scope.js, unless --skip-scope), it compares
+// `strata snapshot --scope company=<one of 100>` with a full capture (--scope-rows, default 1M).
 //
 // strata runs on file:// and, against an s3rver the bench starts on 127.0.0.1, on s3:// (unless
 // --skip-s3). Every database it makes is named strata_bench_<run id>…; all of them, the work
@@ -31,7 +33,8 @@ import {
 } from './dataset.js';
 import { countRowsAt, dirBytes, generateAt, migrateAt, query, relationBytesAt, sameCounts } from './db.js';
 import { canMeasureRss, measure, stopChildren } from './measure.js';
-import { mb, printBigTable, printRssAcrossSizes, printTable } from './report.js';
+import { mb, printBigTable, printRssAcrossSizes, printScope, printTable } from './report.js';
+import { runScope } from './scope.js';
 import { S3RVER_CREDENTIALS, S3RVER_REGION, createBucket, startS3rver } from './s3rver.js';
 import { REPO, anonymizeMode, anonymizeSnapshotArgs, s3Mode, snapshotId, strataArgs, strataMode, tableLoadSeconds, waitForBuild } from './strata-cli.js';
 
@@ -46,6 +49,8 @@ const { values: flags } = parseArgs({
     'skip-strata': { type: 'boolean', default: false },
     'skip-s3': { type: 'boolean', default: false },
     'skip-anonymize': { type: 'boolean', default: false },
+    'skip-scope': { type: 'boolean', default: false },
+    'scope-rows': { type: 'string', default: '1000000' },
     'big-table-gb': { type: 'string' },
     via: { type: 'string' },
     help: { type: 'boolean', default: false },
@@ -53,7 +58,7 @@ const { values: flags } = parseArgs({
 });
 if (flags.help) {
   console.log(
-    'usage: node test/bench/bench.js [--rows N] [--sizes N,M,…] [--database-url postgres://…/postgres] [--skip-strata] [--skip-s3] [--skip-anonymize] [--big-table-gb N] [--via api]',
+    'usage: node test/bench/bench.js [--rows N] [--sizes N,M,…] [--database-url postgres://…/postgres] [--skip-strata] [--skip-s3] [--skip-anonymize] [--skip-scope] [--scope-rows N] [--big-table-gb N] [--via api]',
   );
   process.exit(0);
 }
@@ -65,6 +70,12 @@ if (bigTableGb != null && !(bigTableGb > 0 && bigTableGb <= 64)) {
 const sizes = (flags.sizes ?? flags.rows).split(',').map((s) => Number(s.replace(/[_,]/g, '').trim()));
 if (sizes.some((n) => !Number.isInteger(n) || n < 10)) {
   console.error('--rows/--sizes take whole numbers of rows (at least 10), e.g. --sizes 1000000,5000000');
+  process.exit(2);
+}
+
+const scopeRows = Number(flags['scope-rows'].replace(/[_,]/g, ''));
+if (!Number.isInteger(scopeRows) || scopeRows < 100_000) {
+  console.error('--scope-rows takes a whole number of rows, at least 100000 (100 companies), e.g. --scope-rows 1000000');
   process.exit(2);
 }
 
@@ -442,9 +453,12 @@ try {
   }
   const big = bigTableGb == null ? null : await runBigTable(bigTableGb);
   if (big && (big.strataError || big.s3Error || big.notes.length)) failed = true;
+  const scoped = flags['skip-scope'] || flags['skip-strata'] ? null : await runScope({ prefix, workRoot, adminUrl, rows: scopeRows, via: flags.via });
+  if (scoped && (scoped.error || scoped.notes.length)) failed = true;
   for (const result of results) printTable(result);
   printRssAcrossSizes(results);
   if (big) printBigTable(big);
+  if (scoped) printScope(scoped);
 } catch (error) {
   failed = true;
   console.error(`bench failed: ${error.message}`);
