@@ -1,6 +1,7 @@
-// strata restore --tables / --with-dependencies through the built CLI, on one snapshot of the
-// seeded shop at its latest migration: a fresh-database restore of two tables, the refusal of a
-// selection whose foreign keys point outside it, and the dry run's plan.
+// strata restore --tables / --with-dependencies / --into through the built CLI, on one snapshot of
+// the seeded shop at its latest migration: a fresh-database restore of two tables, the refusal of a
+// selection whose foreign keys point outside it, the dry run's plan, and a table put back into a
+// live database (its dry run, and the real run with its safety snapshot).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { seedShop } from '../../examples/shop/seed.js';
@@ -109,5 +110,58 @@ describe('strata restore --tables', () => {
     expect(report.plan.addedDependencies).toEqual(needed);
     expect(report.plan.tables.map((t: { table: string }) => t.table).sort()).toEqual(['public.order_lines', ...needed].sort());
     expect(await databaseExists(source.adminUrl, database)).toBe(false);
+  });
+});
+
+describe('strata restore --into', () => {
+  // The test server trusts local connections, so any password works: it is there to check that
+  // no output shows it.
+  const PASSWORD = 'into-Secret-51c2';
+  let live: string;
+
+  beforeAll(async () => {
+    // A live copy of the source, then changed: categories relabelled and one added.
+    live = newName('live');
+    const copy = await strata(target, ['restore', id, '--database', live]);
+    expect(copy.exitCode, describeRun(copy)).toBe(0);
+    await query(databaseUrl(source.url, live), `UPDATE categories SET label = label || ' (changed)'; INSERT INTO categories (slug, label, path) VALUES ('new-one', 'New', 'new-one')`);
+  });
+
+  it('--dry-run names the tables to empty with their rows now and the rows to load, and changes nothing', async () => {
+    const liveUrl = databaseUrl(source.url, live);
+    const withPassword = new URL(liveUrl);
+    withPassword.password = PASSWORD;
+    const before = await query(liveUrl, 'SELECT id, label FROM categories ORDER BY id');
+    const now = await count(liveUrl, 'categories');
+    const loaded = await count(source.url, 'categories');
+    expect(now).not.toBe(loaded);
+
+    const text = await strata(target, ['restore', id, '--tables', 'categories', '--into', withPassword.toString(), '--dry-run']);
+    expect(text.exitCode, describeRun(text)).toBe(0);
+    expect(text.stdout).toContain(live);
+    const line = text.stdout.split('\n').find((l) => l.trim().startsWith('public.categories '));
+    expect(line, text.stdout).toBeDefined();
+    expect(line!.trim().split(/\s+/).slice(1).map((n) => Number(n.replace(/,/g, '')))).toEqual([now, loaded]);
+    expect(text.stdout + text.stderr).not.toContain(PASSWORD);
+
+    const report = await strataJson(target, ['restore', id, '--tables', 'categories', '--into', live, '--dry-run']);
+    expect(report.plan.into.emptied).toEqual([{ table: 'public.categories', rows: now }]);
+    expect(await query(liveUrl, 'SELECT id, label FROM categories ORDER BY id')).toEqual(before);
+  });
+
+  it('replaces the table and prints the safety snapshot it took first', async () => {
+    const liveUrl = databaseUrl(source.url, live);
+    const changedBefore = await query(liveUrl, 'SELECT id, slug, label FROM categories ORDER BY id');
+    const result = await strata(target, ['restore', id, '--tables', 'categories', '--into', live]);
+    expect(result.exitCode, describeRun(result)).toBe(0);
+    const safetyId = /Safety snapshot of the replaced tables: (\S+)\./.exec(result.stdout)?.[1];
+    expect(safetyId, result.stdout).toBeDefined();
+    expect(await query(liveUrl, 'SELECT id, slug, label FROM categories ORDER BY id')).toEqual(
+      await query(source.url, 'SELECT id, slug, label FROM categories ORDER BY id'),
+    );
+    // The safety snapshot holds the table as it was just before.
+    const shown = await strataJson(target, ['show', safetyId!]);
+    const manifest = shown.manifest ?? shown;
+    expect(manifest.tables.map((t: { name: string; rows: number }) => [t.name, t.rows])).toEqual([['categories', changedBefore.length]]);
   });
 });

@@ -12,6 +12,7 @@ import type { OperationContext } from '../operation-context.js';
 import { captureDatabase } from '../snapshot/snapshot-capture.js';
 import { showSnapshot } from '../snapshot/snapshot-catalog.js';
 import { loadData, planLoad, type LoadPlan } from './restore-load.js';
+import { restoreInto } from './restore-into.js';
 import { resolveTableNames } from './restore-selection.js';
 import {
   createWorkDatabase,
@@ -38,14 +39,8 @@ import type { RestoreOptions, RestorePlan, RestoreReport } from './restore-types
  */
 export async function restore(options: RestoreOptions): Promise<RestoreReport> {
   checkRestoreArguments(options);
-  if (options.into) {
-    // restoreInto (./restore-into.js) has not landed yet; until it does, refuse rather than fall
-    // through to a restore into a new database the caller did not ask for.
-    throw new ConfigError('Restoring into an existing database (--into) is not available in this build.', {
-      code: 'into-unavailable',
-      hint: 'Restore the selection into a new database instead: leave out --into.',
-    });
-  }
+  // Into a live database is another procedure altogether: one transaction, no new database.
+  if (options.into) return restoreInto(options);
   const started = Date.now();
   const ctx: OperationContext = options;
   const { config, env, storage, signal } = options;
