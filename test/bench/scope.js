@@ -59,6 +59,8 @@ export async function runScope({ prefix, workRoot, adminUrl, rows, companies = 1
     const capture = async (label, args) => {
       const runs = [];
       for (let i = 0; i < REPEATS; i++) {
+        // Another build in the same checkout may have moved dist aside for a moment.
+        await waitForBuild();
         const step = await cli('snapshot', ...args);
         const { value } = snapshotId(step.stdout);
         step.manifest = value.manifest ?? value;
