@@ -15,6 +15,8 @@ export interface AppliedSelection {
   tables: TableInfo[];
   /** Per table id, the SELECT to COPY instead of the whole table (tenant scopes). */
   queries?: Map<string, string>;
+  /** Runs right before a table's COPY (tenant scopes: planner settings for its query). */
+  beforeCopy?: (id: string) => Promise<void>;
   /** Rows per table id when known before reading (tenant scopes), for progress. */
   counts?: Map<string, number>;
   /** The schema of every candidate table, when the selection had to read it. */
@@ -66,7 +68,8 @@ export async function applySelection(
   }
   const schema = await readSchemaInfo(client, candidates);
   const plan = planScope(selection.name, scopeConfig, schema.tables);
-  const rows = await selectScopeRows(client, plan, values, ctx.signal);
+  const estimatedRows = new Map(candidates.map((t) => [tableId(t.schema, t.name), t.estimatedRows]));
+  const rows = await selectScopeRows(client, plan, values, { estimatedRows, ...(ctx.signal ? { signal: ctx.signal } : {}) });
   for (const entry of rows.crossTenant) {
     const columns = entry.columns.join(', ');
     ctx.log?.(
@@ -81,6 +84,7 @@ export async function applySelection(
     tables: candidates.filter((t) => captured.has(tableId(t.schema, t.name))),
     queries: rows.queries,
     counts: rows.counts,
+    beforeCopy: rows.beforeCopy,
     schema,
     scope: {
       kind: 'tenant',

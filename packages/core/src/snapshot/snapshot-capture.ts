@@ -181,6 +181,7 @@ export async function captureDatabase(
     const entries: TableEntry[] = [];
     for (const table of tables) {
       throwIfAborted(signal, 'snapshot');
+      await selected.beforeCopy?.(tableId(table.schema, table.name));
       const entry = await captureTable(client, ctx, prefix, table, transforms.get(table), queries?.get(tableId(table.schema, table.name)), (rows, done) =>
         ctx.onProgress?.({
           phase: 'capture',
