@@ -10,7 +10,7 @@ import type { RestorePlan, RestoreReport } from '../restore/restore-types.js';
 export default class Restore extends BaseCommand<typeof Restore> {
   static override summary = 'Restore a snapshot into a new database, migrated to the current code.';
 
-  static override description = `Creates a fresh database (default <project>_<env>_<YYYYMMDD>), migrates each module to the point the snapshot was taken at, loads the data, then runs the remaining migrations. The existing database is never touched unless --replace is given with --confirm naming it.
+  static override description = `Creates a fresh database (default <project>_<env>_<YYYYMMDD>), migrates each module to the point the snapshot was taken at, loads the data, then runs the remaining migrations. The existing database is never touched unless --replace is given with --confirm naming it, or --into names it.
 
 --tables and --modules load only part of the snapshot; the other tables stay as the migrations leave them. A selected table that references a table outside the selection is refused (the message names the missing tables) unless --with-dependencies adds them. With --into, the selected tables of an existing database are emptied and loaded in one transaction, after a safety snapshot of them; the database's module versions must equal the snapshot's.`;
 
