@@ -19,9 +19,12 @@ export async function up(knex) {
     CREATE TABLE country (id serial PRIMARY KEY, code text NOT NULL);
     CREATE TABLE plan (id serial PRIMARY KEY, name text NOT NULL);
     CREATE TABLE company (id serial PRIMARY KEY, name text NOT NULL UNIQUE, country_id integer NOT NULL REFERENCES country, plan_id integer REFERENCES plan);
-    CREATE TABLE users (id serial PRIMARY KEY, company_id integer NOT NULL REFERENCES company, manager_id integer REFERENCES users, email text NOT NULL);
+    CREATE TABLE badge (code text NOT NULL UNIQUE, label text);
+    CREATE TABLE users (id serial PRIMARY KEY, company_id integer NOT NULL REFERENCES company, manager_id integer REFERENCES users, email text NOT NULL,
+                        badge_code text REFERENCES badge(code));
     CREATE INDEX ON users (company_id);
-    CREATE TABLE project (id serial PRIMARY KEY, company_id integer NOT NULL REFERENCES company);
+    CREATE TABLE project (id serial PRIMARY KEY, company_id integer NOT NULL REFERENCES company, code text NOT NULL UNIQUE);
+    CREATE TABLE milestone (id serial PRIMARY KEY, project_code text NOT NULL REFERENCES project(code));
     CREATE TABLE task (id serial PRIMARY KEY, project_id integer NOT NULL REFERENCES project, assignee_id integer REFERENCES users,
                        auditor_id integer NOT NULL REFERENCES users);
     CREATE TABLE comment (id serial PRIMARY KEY, task_id integer NOT NULL REFERENCES task, parent_id integer REFERENCES comment);
@@ -40,8 +43,10 @@ const DATA = `
   INSERT INTO country (code) VALUES ('DE'), ('FR'), ('US');
   INSERT INTO plan (name) VALUES ('free'), ('pro'), ('unused');
   INSERT INTO company (name, country_id, plan_id) VALUES ('Acme', 1, 2), ('Globex', 2, 1), ('Initech', 3, 3);
-  INSERT INTO users (company_id, manager_id, email) VALUES (1, NULL, 'a1'), (1, 1, 'a2'), (2, NULL, 'g3'), (2, 3, 'g4'), (3, NULL, 'i5');
-  INSERT INTO project (company_id) VALUES (1), (1), (2);
+  INSERT INTO badge (code, label) VALUES ('gold', 'G'), ('silver', 'S'), ('bronze', 'B');
+  INSERT INTO users (company_id, manager_id, email, badge_code) VALUES (1, NULL, 'a1', 'gold'), (1, 1, 'a2', NULL), (2, NULL, 'g3', 'gold'), (2, 3, 'g4', 'silver'), (3, NULL, 'i5', 'bronze');
+  INSERT INTO project (company_id, code) VALUES (1, 'P1'), (1, 'P2'), (2, 'P3');
+  INSERT INTO milestone (project_code) VALUES ('P1'), ('P3'), ('P2'), ('P1');
   INSERT INTO task (project_id, assignee_id, auditor_id) VALUES (1, 4, 1), (1, 3, 2), (2, NULL, 4), (3, 3, 3);
   INSERT INTO comment (task_id, parent_id) VALUES (1, NULL), (1, 1), (2, 2), (4, NULL), (3, 4);
   INSERT INTO audit_log (task_id, note) VALUES (1, 'a'), (3, 'b'), (4, 'c');
@@ -114,9 +119,13 @@ describe('tenant scope capture', () => {
       task: ownedTasks,
       comment: `SELECT id FROM comment WHERE task_id IN (${ownedTasks})`,
       audit_log: `SELECT task_id || ':' || note FROM audit_log WHERE task_id IN (${ownedTasks})`,
+      // Through a unique key that is not the primary key, down (milestone) and up into a table without one (badge).
+      milestone: `SELECT m.id FROM milestone m JOIN project p ON p.code = m.project_code WHERE p.company_id = ${acme}`,
+      badge: `SELECT code FROM badge WHERE code IN (SELECT badge_code FROM users WHERE id IN (${users}))`,
     };
     for (const [table, sql] of Object.entries(expected)) {
-      const got = await ids(url, table === 'audit_log' ? `SELECT task_id || ':' || note FROM audit_log` : `SELECT id FROM ${table}`);
+      const all: Record<string, string> = { audit_log: `SELECT task_id || ':' || note FROM audit_log`, badge: 'SELECT code FROM badge' };
+      const got = await ids(url, all[table] ?? `SELECT id FROM ${table}`);
       expect(got, table).toEqual(await ids(source.url, sql));
     }
     expect(await ids(url, 'SELECT id FROM unrelated')).toEqual([]);
