@@ -179,8 +179,8 @@ describe('scoped snapshot of one company', () => {
   it('terminates on cycles: the manager cycle, the cross-company one, reply chains', async () => {
     const U = USERS_PER_COMPANY;
     const managers = await sql(run.url, 'SELECT id, manager_id FROM users WHERE id = ANY($1) ORDER BY id', [[1, 2, 5, U + 5]]);
-    // Globex user 5 wrote no comment on Acme's tasks unless the seed says so: whatever it is, Acme
-    // user 5 keeps its manager exactly when that manager was captured.
+    // Acme user 5's manager is Globex user 5 (nullable, another tenant): kept exactly when that
+    // user is in the snapshot anyway (as the author of a comment on an Acme task), else NULL.
     const globex5 = managers.find((m) => m.id === U + 5);
     expect(managers.filter((m) => m.id !== U + 5)).toEqual([
       { id: 1, manager_id: 2 },
@@ -225,6 +225,20 @@ describe('scoped snapshot of two companies', () => {
     expect(taken.manifest.scope).toMatchObject({ kind: 'tenant', key: 'id', values: ['3'] });
     const counts = Object.fromEntries(taken.manifest.tables.map((t) => [t.name, t.rows]));
     expect(counts).toEqual(Object.fromEntries(CAPTURED.map((t) => [t, expected.rows[t]!.length])));
+  });
+});
+
+describe('a company with nothing below it', () => {
+  it('lists every tenant table and the reachable lookup with 0 rows, and restores', async () => {
+    await sql(source.url, "INSERT INTO company (id, name, plan) VALUES (1000, 'Empty Co', 'free')");
+    const run = await captureAndRestore('company', ['Empty Co'], 'empty');
+    const counts = Object.fromEntries(run.taken.manifest.tables.map((t) => [t.name, t.rows]));
+    const [lookups] = await sql(source.url, 'SELECT (SELECT count(*)::int FROM country) AS country, (SELECT count(*)::int FROM currency) AS currency');
+    expect(counts).toEqual({ ...lookups, company: 1, users: 0, projects: 0, tasks: 0, comments: 0, task_tags: 0, priority: 0 });
+    expect(await tableRows(run.url, ['company'])).toEqual({ company: [JSON.stringify({ id: 1000, name: 'Empty Co', plan: 'free', country_id: null })] });
+    if (run.taken.manifest.scope?.kind !== 'tenant') throw new Error('not a tenant scope');
+    expect(run.taken.manifest.scope.crossTenant).toEqual([]);
+    expect(run.ctx.warnings.filter((w) => /tenant/i.test(w))).toEqual([]);
   });
 });
 
