@@ -124,10 +124,10 @@ async function sleep(ms: number, signal: AbortSignal | undefined): Promise<void>
  *
  * Every table and every module's migration state is read in one REPEATABLE READ, READ ONLY
  * transaction, so the snapshot is one consistent point in time. A `selection` narrows it to some
- * tables, or to the rows of a tenant scope; everything about it is checked before any data file
- * is written. If anything fails or the signal
- * fires, every object already written is removed and no manifest is written: the snapshot never
- * lists as valid.
+ * tables, or to the rows of a tenant scope (whose transaction is read-write for its temp tables);
+ * everything about it is checked before any data file is written. If anything fails or the
+ * signal fires, every object already written is removed and no manifest is written: the snapshot
+ * never lists as valid.
  */
 export async function captureDatabase(
   ctx: OperationContext,
@@ -172,7 +172,9 @@ export async function captureDatabase(
       const schema = selected.schema ?? (await readSchemaInfo(client, candidates));
       await meta.transformer.prepare(schema);
       const picked = new Set(tables);
-      schema.tables.forEach((info, i) => picked.has(candidates[i]!) && transforms.set(candidates[i]!, meta.transformer!.forTable(info)));
+      schema.tables.forEach((info, i) => {
+        if (picked.has(candidates[i]!)) transforms.set(candidates[i]!, meta.transformer!.forTable(info));
+      });
     }
 
     const estimate = (t: TableInfo): number => counts?.get(tableId(t.schema, t.name)) ?? t.estimatedRows;
