@@ -132,7 +132,8 @@ export async function selectScopeRows(
     grew = false;
     for (const edge of followed) {
       if (plan.shared.has(edge.from) && !first) continue;
-      const rows = plan.shared.has(edge.from) ? estimated(edge.from) : first ? (size.get(edge.from) ?? 0) : addedAt(edge.from, round);
+      // A shared table is read whole; its planner estimate may say 0 rows (never analyzed).
+      const rows = plan.shared.has(edge.from) ? Infinity : first ? (size.get(edge.from) ?? 0) : addedAt(edge.from, round);
       if (rows === 0) continue;
       await joinFor(rows, [edge.from, edge.to]);
       const target = sql.target(edge, 'a');
@@ -155,7 +156,7 @@ export async function selectScopeRows(
   const crossTenant: TenantScope['crossTenant'] = [];
   for (const edge of plan.edges.filter((e) => e.intoTenant)) {
     const nulled = edge.nullableColumns.length > 0;
-    await joinFor(plan.shared.has(edge.from) ? estimated(edge.from) : (size.get(edge.from) ?? 0), [edge.from, edge.to]);
+    await joinFor(plan.shared.has(edge.from) ? Infinity : (size.get(edge.from) ?? 0), [edge.from, edge.to]);
     const condition = nulled ? `NOT ${sql.kept(edge, 'x')}` : `NOT ${sql.captured(edge, 'x', 't.owned')}`;
     const { rows: [row] } = await client.query<{ n: string }>(`SELECT count(*) AS n ${sql.rowsOf(edge.from, 'x')} WHERE ${condition}`);
     const rows = Number(row?.n ?? 0);
@@ -173,7 +174,7 @@ export async function selectScopeRows(
     queries,
     counts,
     crossTenant,
-    beforeCopy: (id) => joinFor(plan.shared.has(id) ? estimated(id) : (size.get(id) ?? 0), [id]),
+    beforeCopy: (id) => joinFor(plan.shared.has(id) ? Infinity : (size.get(id) ?? 0), [id]),
   };
 }
 
