@@ -3,7 +3,8 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
 import type { OperationReport } from '../notify/notification.js';
 import { formatCount, formatDuration, renderTable } from '../cli/text-format.js';
-import { checkRestoreArguments, restore } from '../restore/restore-run.js';
+import { restore } from '../restore/restore-run.js';
+import { checkRestoreArguments } from '../restore/restore-rules.js';
 import { resolveRestoreTarget } from '../restore/restore-target.js';
 import type { RestorePlan, RestoreReport } from '../restore/restore-types.js';
 

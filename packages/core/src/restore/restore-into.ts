@@ -27,7 +27,7 @@ import {
   type IntoTarget,
 } from './restore-into-live.js';
 import { loadTable } from './restore-load.js';
-import { assertAnonymizationAllowed, checkRestoreArguments } from './restore-run.js';
+import { checkRestoreArguments, chooseTransformer } from './restore-rules.js';
 import { resolveTableNames } from './restore-selection.js';
 import type { RestoreOptions, RestorePlan, RestoreReport, RestoreTableResult } from './restore-types.js';
 
@@ -178,22 +178,6 @@ interface RunState {
 function checkOptions(options: RestoreOptions): void {
   if (!options.into) throw new ConfigError('No database to restore into was given.', { code: 'invalid-arguments', hint: 'Pass --into with a database name or URL.' });
   checkRestoreArguments(options);
-}
-
-/**
- * Same rule as restore's: rows already transformed by these very rules are not transformed twice,
- * and the environment's `requireAnonymized` is enforced.
- */
-function chooseTransformer(ctx: OperationContext, manifest: Manifest, requested: Transformer | undefined): Transformer | undefined {
-  let transformer = requested;
-  if (transformer && manifest.transformers.some((t) => t.name === transformer!.name && t.rulesHash === transformer!.rulesHash)) {
-    ctx.log?.('info', `Snapshot ${manifest.id} was captured with these ${transformer.name} rules already; its rows are loaded as they are.`);
-    transformer = undefined;
-  }
-  assertAnonymizationAllowed(ctx.env, manifest, transformer, {
-    hint: 'Restore it with --anonymize to mask it on the way in, using the rules of the config\'s anonymize section.',
-  });
-  return transformer;
 }
 
 /** The snapshot's entries for `tables` and `modules`, in the snapshot's (foreign-key) order. */
