@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { listSnapshots, restore, snapshot } from './engine-imports.js';
+import { listSnapshots, restore, snapshot, verifySnapshot } from './engine-imports.js';
 import { brokenReferences, expectedCapture, tableRows, type ExpectedCrossTenant } from '../fixtures/tenants/expected-capture.js';
 import { TENANT_SCOPES, TENANT_TABLES, seedTenants, tenantMigrations, tenantOptionsForRows } from '../fixtures/tenants/seed.mjs';
 import { createTestDatabase, databaseUrl, dropDatabase, type TestDatabase } from '../support/database.js';
@@ -167,6 +167,14 @@ describe('scoped snapshot of one company', () => {
         `no warning names ${entry.table}.${entry.columns[0]}: ${run.ctx.warnings.join(' | ')}`,
       ).toBe(true);
     }
+  });
+
+  it('verifies like any snapshot: every data file matches its checksum and row count', async () => {
+    const verified = await verifySnapshot(run.ctx, run.taken.id);
+    expect(verified.ok).toBe(true);
+    expect(verified.tables.map((t) => [t.table.replace(/^public\./, ''), t.rows]).sort()).toEqual(
+      CAPTURED.map((t) => [t, expected.rows[t]!.length]).sort(),
+    );
   });
 
   it('restores with every foreign key rebuilt and valid', async () => {
