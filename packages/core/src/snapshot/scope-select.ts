@@ -43,14 +43,18 @@ export async function selectScopeRows(
   // ones scan. Only lowered, never raised; for this transaction only.
   await client.query(`SELECT set_config('random_page_cost', least(current_setting('random_page_cost')::float8, 1.1)::text, true)`);
   const selected = plan.captured.filter((id) => !plan.shared.has(id));
-  for (const id of selected) {
-    const keys = sql.keyColumns(id);
-    const columns = keys.map((k, i) => `k${i} ${k.type}`).join(', ');
-    await client.query(
-      `CREATE TEMP TABLE ${sql.temp(id)} (${columns}, owned boolean NOT NULL, round integer NOT NULL, PRIMARY KEY (${keys.map((_, i) => `k${i}`).join(', ')})) ON COMMIT DROP`,
-    );
-    await client.query(`CREATE INDEX ON ${sql.temp(id)} (round)`);
-  }
+  // One round trip for all of them: a scope costs many small statements, and each one counts.
+  await client.query(
+    selected
+      .map((id) => {
+        const keys = sql.keyColumns(id);
+        const columns = keys.map((k, i) => `k${i} ${k.type}`).join(', ');
+        const primaryKey = keys.map((_, i) => `k${i}`).join(', ');
+        return `CREATE TEMP TABLE ${sql.temp(id)} (${columns}, owned boolean NOT NULL, round integer NOT NULL, PRIMARY KEY (${primaryKey})) ON COMMIT DROP;
+                CREATE INDEX ON ${sql.temp(id)} (round);`;
+      })
+      .join('\n'),
+  );
 
   const size = new Map<string, number>();
   const byRound = new Map<string, number>();
@@ -71,8 +75,7 @@ export async function selectScopeRows(
     const want = rows * 10 < Math.max(...tables.map(estimated));
     if (want === lookups) return;
     const value = want ? 'off' : 'DEFAULT';
-    await client.query(`SET LOCAL enable_hashjoin TO ${value}`);
-    await client.query(`SET LOCAL enable_mergejoin TO ${value}`);
+    await client.query(`SET LOCAL enable_hashjoin TO ${value}; SET LOCAL enable_mergejoin TO ${value}`);
     lookups = want;
   };
   // Temp tables are never analyzed by autovacuum; without statistics the planner misjudges how
@@ -153,26 +156,30 @@ export async function selectScopeRows(
   }
   await analyzeGrown();
 
+  // Cross-tenant references, counted in one pass over each table's captured rows.
   const crossTenant: TenantScope['crossTenant'] = [];
-  for (const edge of plan.edges.filter((e) => e.intoTenant)) {
-    const nulled = edge.nullableColumns.length > 0;
-    await joinFor(plan.shared.has(edge.from) ? Infinity : (size.get(edge.from) ?? 0), [edge.from, edge.to]);
-    const condition = nulled ? `NOT ${sql.kept(edge, 'x')}` : `NOT ${sql.captured(edge, 'x', 't.owned')}`;
-    const { rows: [row] } = await client.query<{ n: string }>(`SELECT count(*) AS n ${sql.rowsOf(edge.from, 'x')} WHERE ${condition}`);
-    const rows = Number(row?.n ?? 0);
-    if (rows > 0) crossTenant.push({ table: edge.from, columns: edge.columns, references: edge.to, rows, action: nulled ? 'nulled' : 'included' });
+  const intoTenant = plan.edges.filter((e) => e.intoTenant);
+  for (const from of [...new Set(intoTenant.map((e) => e.from))]) {
+    const edges = intoTenant.filter((e) => e.from === from);
+    await joinFor(plan.shared.has(from) ? Infinity : (size.get(from) ?? 0), [from, ...edges.map((e) => e.to)]);
+    const counts = edges.map((edge, i) => {
+      const condition = edge.nullableColumns.length > 0 ? sql.kept(edge, 'x') : sql.captured(edge, 'x', 't.owned');
+      return `count(*) FILTER (WHERE NOT ${condition}) AS c${i}`;
+    });
+    const { rows: [row] } = await client.query<Record<string, string>>(`SELECT ${counts.join(', ')} ${sql.rowsOf(from, 'x')}`);
+    edges.forEach((edge, i) => {
+      const rows = Number(row?.[`c${i}`] ?? 0);
+      const action = edge.nullableColumns.length > 0 ? 'nulled' : 'included';
+      if (rows > 0) crossTenant.push({ table: edge.from, columns: edge.columns, references: edge.to, rows, action });
+    });
   }
 
   const queries = new Map<string, string>();
   for (const id of plan.captured) queries.set(id, `SELECT ${sql.outputColumns(id, 'x')} ${sql.rowsOf(id, 'x')}`);
-  const counts = new Map<string, number>();
-  for (const id of selected) {
-    const { rows: [row] } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${sql.temp(id)}`);
-    counts.set(id, Number(row?.n ?? 0));
-  }
+  // ON CONFLICT DO NOTHING reports only the rows it inserted: the sums are the tables' sizes.
   return {
     queries,
-    counts,
+    counts: new Map(selected.map((id) => [id, size.get(id) ?? 0])),
     crossTenant,
     beforeCopy: (id) => joinFor(plan.shared.has(id) ? Infinity : (size.get(id) ?? 0), [id]),
   };
