@@ -43,6 +43,11 @@ export default class Snapshot extends BaseCommand<typeof Snapshot> {
       default: 0,
       helpValue: 'N',
     }),
+    'retry-delay': Flags.string({
+      summary: 'Wait before the first retry, doubled for each next one (60s, 120s, 240s…).',
+      default: '60s',
+      helpValue: 'DURATION',
+    }),
     scope: Flags.string({
       summary: "Capture only a tenant: NAME is a scope of the config, VALUE its root row's key; repeat for several tenants of the same scope.",
       helpValue: 'NAME=VALUE',
@@ -60,11 +65,6 @@ export default class Snapshot extends BaseCommand<typeof Snapshot> {
       helpValue: 'MODULES',
       multiple: true,
       multipleNonGreedy: true,
-    }),
-    'retry-delay': Flags.string({
-      summary: 'Wait before the first retry, doubled for each next one (60s, 120s, 240s…).',
-      default: '60s',
-      helpValue: 'DURATION',
     }),
   };
 
