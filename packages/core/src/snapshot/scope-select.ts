@@ -1,10 +1,10 @@
 import type pg from 'pg';
 import { throwIfAborted } from '../abort.js';
-import type { TableInfo as SchemaTable } from '../contracts/transformer.js';
 import { qualified, quoteIdent } from '../db/pg-connect.js';
 import { ConfigError } from '../errors.js';
 import type { TenantScope } from '../format/manifest-schema.js';
-import type { ScopeEdge, ScopePlan } from './scope-plan.js';
+import type { ScopePlan } from './scope-plan.js';
+import { ScopeSql } from './scope-sql.js';
 
 /** The rows a tenant scope selected, ready for COPY. */
 export interface ScopeRows {
@@ -44,17 +44,7 @@ export async function selectScopeRows(
   await client.query(`SELECT set_config('random_page_cost', least(current_setting('random_page_cost')::float8, 1.1)::text, true)`);
   const selected = plan.captured.filter((id) => !plan.shared.has(id));
   // One round trip for all of them: a scope costs many small statements, and each one counts.
-  await client.query(
-    selected
-      .map((id) => {
-        const keys = sql.keyColumns(id);
-        const columns = keys.map((k, i) => `k${i} ${k.type}`).join(', ');
-        const primaryKey = keys.map((_, i) => `k${i}`).join(', ');
-        return `CREATE TEMP TABLE ${sql.temp(id)} (${columns}, owned boolean NOT NULL, round integer NOT NULL, PRIMARY KEY (${primaryKey})) ON COMMIT DROP;
-                CREATE INDEX ON ${sql.temp(id)} (round);`;
-      })
-      .join('\n'),
-  );
+  await client.query(selected.map((id) => sql.createTemp(id)).join('\n'));
 
   const size = new Map<string, number>();
   const byRound = new Map<string, number>();
@@ -96,7 +86,7 @@ export async function selectScopeRows(
       });
     }
     const { rowCount } = await client.query(
-      `INSERT INTO ${sql.temp(plan.root)} SELECT ${sql.keyExprs(plan.root, 'r')}, true, 0 FROM ${sql.table(plan.root)} r
+      `INSERT INTO ${sql.temp(plan.root)} SELECT ${sql.rowValues(plan.root, 'r')}, true, 0 FROM ${sql.table(plan.root)} r
         WHERE r.${quoteIdent(plan.key)} = $1 ON CONFLICT DO NOTHING`,
       [value],
     );
@@ -114,7 +104,7 @@ export async function selectScopeRows(
       if (addedAt(edge.to, round) === 0) continue;
       await joinFor(addedAt(edge.to, round), [edge.from, edge.to]);
       const { rowCount } = await client.query(
-        `INSERT INTO ${sql.temp(edge.from)} SELECT ${sql.keyExprs(edge.from, 'c')}, true, ${round + 1}
+        `INSERT INTO ${sql.temp(edge.from)} SELECT ${sql.rowValues(edge.from, 'c')}, true, ${round + 1}
            FROM ${sql.temp(edge.to)} d ${sql.parentJoin(edge, 'd', 'c')}
           WHERE d.round = ${round} ON CONFLICT DO NOTHING`,
       );
@@ -139,15 +129,7 @@ export async function selectScopeRows(
       const rows = plan.shared.has(edge.from) ? Infinity : first ? (size.get(edge.from) ?? 0) : addedAt(edge.from, round);
       if (rows === 0) continue;
       await joinFor(rows, [edge.from, edge.to]);
-      const target = sql.target(edge, 'a');
-      const source = plan.shared.has(edge.from)
-        ? `FROM ${sql.table(edge.from)} a`
-        : `FROM ${sql.temp(edge.from)} d JOIN ${sql.table(edge.from)} a ON ${sql.keyMatch(edge.from, 'a', 'd')}`;
-      const where = [...(first || plan.shared.has(edge.from) ? [] : [`d.round = ${round}`]), ...target.where];
-      const { rowCount } = await client.query(
-        `INSERT INTO ${sql.temp(edge.to)} SELECT ${target.keys.join(', ')}, false, ${round + 1}
-           ${source} ${target.join} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ON CONFLICT DO NOTHING`,
-      );
+      const { rowCount } = await client.query(sql.referencedInsert(edge, first ? undefined : round, round + 1));
       if (rowCount) {
         added(edge.to, round + 1, rowCount);
         grew = true;
@@ -162,11 +144,12 @@ export async function selectScopeRows(
   for (const from of [...new Set(intoTenant.map((e) => e.from))]) {
     const edges = intoTenant.filter((e) => e.from === from);
     await joinFor(plan.shared.has(from) ? Infinity : (size.get(from) ?? 0), [from, ...edges.map((e) => e.to)]);
+    const source = sql.countSource(from);
     const counts = edges.map((edge, i) => {
-      const condition = edge.nullableColumns.length > 0 ? sql.kept(edge, 'x') : sql.captured(edge, 'x', 't.owned');
+      const condition = edge.nullableColumns.length > 0 ? sql.kept(edge, source.ref) : sql.captured(edge, source.ref, 't.owned');
       return `count(*) FILTER (WHERE NOT ${condition}) AS c${i}`;
     });
-    const { rows: [row] } = await client.query<Record<string, string>>(`SELECT ${counts.join(', ')} ${sql.rowsOf(from, 'x')}`);
+    const { rows: [row] } = await client.query<Record<string, string>>(`SELECT ${counts.join(', ')} ${source.from}`);
     edges.forEach((edge, i) => {
       const rows = Number(row?.[`c${i}`] ?? 0);
       const action = edge.nullableColumns.length > 0 ? 'nulled' : 'included';
@@ -175,7 +158,7 @@ export async function selectScopeRows(
   }
 
   const queries = new Map<string, string>();
-  for (const id of plan.captured) queries.set(id, `SELECT ${sql.outputColumns(id, 'x')} ${sql.rowsOf(id, 'x')}`);
+  for (const id of plan.captured) queries.set(id, sql.output(id));
   // ON CONFLICT DO NOTHING reports only the rows it inserted: the sums are the tables' sizes.
   return {
     queries,
@@ -196,102 +179,5 @@ async function rootExists(client: pg.ClientBase, plan: ScopePlan, value: string)
     // capture stops here anyway.
     if (String((error as { code?: unknown }).code ?? '').startsWith('22')) return false;
     throw error;
-  }
-}
-
-/** SQL fragments for one plan: temp table names, key columns and joins. */
-class ScopeSql {
-  private readonly temps = new Map<string, string>();
-
-  constructor(private readonly plan: ScopePlan) {
-    plan.captured.forEach((id, i) => this.temps.set(id, `pg_temp.strata_scope_${i}`));
-  }
-
-  temp(id: string): string {
-    return this.temps.get(id)!;
-  }
-
-  info(id: string): SchemaTable {
-    return this.plan.tables.get(id)!;
-  }
-
-  table(id: string): string {
-    const t = this.info(id);
-    return qualified(t.schema, t.name);
-  }
-
-  /** The columns that identify a row: the primary key, or `ctid` when there is none. */
-  keyColumns(id: string): Array<{ name: string; type: string }> {
-    const t = this.info(id);
-    if (t.primaryKey.length === 0) return [{ name: 'ctid', type: 'tid' }];
-    return t.primaryKey.map((name) => ({ name, type: t.columns.find((c) => c.name === name)?.type ?? 'text' }));
-  }
-
-  keyExprs(id: string, alias: string): string {
-    return this.keyColumns(id).map((k) => `${alias}.${k.name === 'ctid' ? 'ctid' : quoteIdent(k.name)}`).join(', ');
-  }
-
-  /** `row.pk = temp.k0 AND …` */
-  keyMatch(id: string, row: string, temp: string): string {
-    return this.keyColumns(id).map((k, i) => `${row}.${k.name === 'ctid' ? 'ctid' : quoteIdent(k.name)} = ${temp}.k${i}`).join(' AND ');
-  }
-
-  /**
-   * For an edge whose referenced columns are exactly the target's primary key: the referencing
-   * columns in primary key order (the temp table can be matched without reading the target).
-   */
-  private direct(edge: ScopeEdge): string[] | undefined {
-    const pk = this.info(edge.to).primaryKey;
-    if (pk.length === 0 || pk.length !== edge.refColumns.length || !pk.every((c) => edge.refColumns.includes(c))) return undefined;
-    return pk.map((c) => edge.columns[edge.refColumns.indexOf(c)]!);
-  }
-
-  private fkMatch(edge: ScopeEdge, row: string, target: string): string {
-    return edge.columns.map((c, i) => `${target}.${quoteIdent(edge.refColumns[i]!)} = ${row}.${quoteIdent(c)}`).join(' AND ');
-  }
-
-  /** Joins from the temp rows `d` of `edge.to` to the rows `c` of `edge.from` that point at them. */
-  parentJoin(edge: ScopeEdge, d: string, c: string): string {
-    const direct = this.direct(edge);
-    if (direct) return `JOIN ${this.table(edge.from)} ${c} ON ${direct.map((col, i) => `${c}.${quoteIdent(col)} = ${d}.k${i}`).join(' AND ')}`;
-    return `JOIN ${this.table(edge.to)} p ON ${this.keyMatch(edge.to, 'p', d)} JOIN ${this.table(edge.from)} ${c} ON ${this.fkMatch(edge, c, 'p')}`;
-  }
-
-  /** The keys of the rows of `edge.to` that row `a` points at, with the join and conditions that find them. */
-  target(edge: ScopeEdge, a: string): { keys: string[]; join: string; where: string[] } {
-    const direct = this.direct(edge);
-    if (direct) return { keys: direct.map((c) => `${a}.${quoteIdent(c)}`), join: '', where: edge.columns.map((c) => `${a}.${quoteIdent(c)} IS NOT NULL`) };
-    return { keys: [this.keyExprs(edge.to, 'b')], join: `JOIN ${this.table(edge.to)} b ON ${this.fkMatch(edge, a, 'b')}`, where: [] };
-  }
-
-  /** `EXISTS`: the row of `edge.to` that row `x` points at is selected (and meets `extra`). */
-  captured(edge: ScopeEdge, x: string, extra?: string): string {
-    const direct = this.direct(edge);
-    const also = extra ? ` AND ${extra}` : '';
-    if (direct) return `EXISTS (SELECT 1 FROM ${this.temp(edge.to)} t WHERE ${direct.map((c, i) => `t.k${i} = ${x}.${quoteIdent(c)}`).join(' AND ')}${also})`;
-    return `EXISTS (SELECT 1 FROM ${this.table(edge.to)} b JOIN ${this.temp(edge.to)} t ON ${this.keyMatch(edge.to, 'b', 't')} WHERE ${this.fkMatch(edge, x, 'b')}${also})`;
-  }
-
-  /** Row `x` keeps its reference through a nullable key: it is NULL already, or its target is captured. */
-  kept(edge: ScopeEdge, x: string): string {
-    return `(${[...edge.columns.map((c) => `${x}.${quoteIdent(c)} IS NULL`), this.captured(edge, x)].join(' OR ')})`;
-  }
-
-  /** `FROM …` of the captured rows of a table, as alias `x`. */
-  rowsOf(id: string, x: string): string {
-    if (this.plan.shared.has(id)) return `FROM ${this.table(id)} ${x}`;
-    return `FROM ${this.temp(id)} s JOIN ${this.table(id)} ${x} ON ${this.keyMatch(id, x, 's')}`;
-  }
-
-  /** The table's columns in order; a column of a nullable key into another tenant's rows becomes NULL there. */
-  outputColumns(id: string, x: string): string {
-    const nulling = this.plan.edges.filter((e) => e.from === id && e.intoTenant && e.nullableColumns.length > 0);
-    return this.info(id)
-      .columns.map((col) => {
-        const value = `${x}.${quoteIdent(col.name)}`;
-        const conditions = nulling.filter((e) => e.nullableColumns.includes(col.name)).map((e) => this.kept(e, x));
-        return conditions.length === 0 ? value : `CASE WHEN ${conditions.join(' AND ')} THEN ${value} END`;
-      })
-      .join(', ');
   }
 }
