@@ -2,13 +2,14 @@
 // created them (a table keeps its module when a later migration renames it), recorded in the
 // manifest's scope; unknown names and never-captured tables are refused before anything is
 // written; a selective snapshot restores into a fresh database.
-import { readdir } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { restore, snapshot } from './engine-imports.js';
 import { createTestDatabase, databaseUrl, dropDatabase, type TestDatabase } from '../support/database.js';
+import { describeRun, runStrata } from '../support/cli.js';
 import { engineProject, type EngineProject } from '../support/engine.js';
 
 const migration = (sql: string): string => `
@@ -123,5 +124,38 @@ describe('selective capture', () => {
     expect(await count(url, 'note_archive')).toBe(await count(source.url, 'note_archive'));
     expect(await count(url, 'setting')).toBe(0);
     expect(await count(url, 'invoice')).toBe(0);
+  });
+});
+
+describe('strata snapshot --tables/--modules (built CLI)', () => {
+  it('takes comma lists and repeated flags, prints the scope on stderr, and show prints it', async () => {
+    const configPath = path.join(project.dir, 'strata.config.json');
+    const modules = Object.fromEntries(Object.entries(project.config.modules).map(([name, m]) => [name, { migrations: m.migrations }]));
+    const config = { project: 'rt', modules, environments: { test: { database: source.url, storage: 'file://./snapshots' } } };
+    await writeFile(configPath, JSON.stringify(config));
+    const strata = (args: string[]) => runStrata([...args, '--config', configPath, '--env', 'test'], { cwd: project.dir });
+
+    const taken = await strata(['snapshot', '--tables', 'setting,public.invoice', '--modules', 'crm']);
+    expect(taken.exitCode, describeRun(taken)).toBe(0);
+    expect(taken.stderr).toMatch(/Scope: modules crm: tables .*public\.setting/);
+    const id = taken.stdout.trim();
+    const shown = await strata(['show', id, '--json']);
+    expect(shown.exitCode, describeRun(shown)).toBe(0);
+    const manifest = shown.json<{ scope: { kind: string; tables: string[]; modules: string[] }; tables: Array<{ name: string }> }>();
+    expect(manifest.scope.kind).toBe('tables');
+    expect(manifest.scope.modules).toEqual(['crm']);
+    expect([...manifest.scope.tables].sort()).toEqual(['public.invoice', 'public.note_archive', 'public.person', 'public.setting']);
+    expect(manifest.tables.map((t) => t.name).sort()).toEqual(['invoice', 'note_archive', 'person', 'setting']);
+    const text = await strata(['show', id]);
+    expect(text.stdout).toMatch(/^Scope\s+modules crm: tables /m);
+
+    const repeated = await strata(['snapshot', '--tables', 'setting', '--tables', 'invoice', '--json']);
+    expect(repeated.exitCode, describeRun(repeated)).toBe(0);
+    expect(repeated.json<{ manifest: { tables: Array<{ name: string }> } }>().manifest.tables.map((t) => t.name).sort()).toEqual(['invoice', 'setting']);
+
+    const unknown = await strata(['snapshot', '--tables', 'settings']);
+    expect(unknown.exitCode).toBe(2);
+    expect(unknown.stderr).toMatch(/public\.settings/);
+    expect(unknown.stderr).not.toMatch(/\bat .*\.js:\d+/);
   });
 });
