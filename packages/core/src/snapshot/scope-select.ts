@@ -34,6 +34,25 @@ export async function selectScopeRows(
   values: string[],
   options: { estimatedRows: ReadonlyMap<string, number>; signal?: AbortSignal },
 ): Promise<ScopeRows> {
+  // One statement of a big tenant can run for a while. An interruption drops the connection at
+  // once rather than after it: the server rolls the transaction back, temp tables included, and
+  // the capture's cleanup runs as for any failure.
+  const socket = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
+  const onAbort = (): void => socket?.destroy();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await select(client, plan, values, options);
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+async function select(
+  client: pg.ClientBase,
+  plan: ScopePlan,
+  values: string[],
+  options: { estimatedRows: ReadonlyMap<string, number>; signal?: AbortSignal },
+): Promise<ScopeRows> {
   const { signal } = options;
   const sql = new ScopeSql(plan);
   // A scope reads a few rows out of big tables by key. At the default random_page_cost (4, a
