@@ -47,6 +47,7 @@ export async function selectScopeRows(
   }
 }
 
+/** The selection itself; see `selectScopeRows`. */
 async function select(
   client: pg.ClientBase,
   plan: ScopePlan,

@@ -22,10 +22,12 @@ export class ScopeSql {
     });
   }
 
+  /** The temp table of selected rows of `id`. */
   temp(id: string): string {
     return this.temps.get(id)!;
   }
 
+  /** `"schema"."table"` of `id`. */
   table(id: string): string {
     const t = this.info(id);
     return qualified(t.schema, t.name);
