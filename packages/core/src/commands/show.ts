@@ -48,7 +48,7 @@ export default class Show extends BaseCommand<typeof Show> {
       for (const c of scope.crossTenant) {
         about.push([
           'Cross-tenant',
-          `${c.table} (${c.columns.join(', ')}) → ${c.references}: ${formatCount(c.rows)} rows, ${c.action === 'nulled' ? 'reference set to NULL' : "other tenants' rows included"}`,
+          `${c.table} (${c.columns.join(', ')}) → ${c.references}: ${formatCount(c.rows)} rows, ${c.action === 'nulled' ? 'reference set to NULL' : 'rows left out'}`,
         ]);
       }
     }

@@ -71,16 +71,17 @@ const scopeSchemaOf = (object: ObjectFactory) => z.discriminatedUnion('kind', [
     /** Tables no foreign key path reaches from the root rows: not captured at all. */
     leftOut: z.array(z.string()),
     /**
-     * Foreign keys whose rows pointed at another tenant's rows. `nulled`: a nullable reference,
-     * set to NULL in the captured rows; `included`: a NOT NULL reference, whose target rows were
-     * captured so the snapshot restores (they belong to another tenant).
+     * Foreign keys whose rows pointed at rows the scope does not capture (another tenant's, or
+     * rows left out in turn). `nulled`: a nullable reference, set to NULL in the captured rows;
+     * `excluded`: a NOT NULL reference, so the referencing rows were left out (`rows` of them):
+     * another tenant's rows are never captured.
      */
     crossTenant: z.array(object({
       table: z.string(),
       columns: z.array(z.string()),
       references: z.string(),
       rows: z.number().int().nonnegative(),
-      action: z.enum(['nulled', 'included']),
+      action: z.enum(['nulled', 'excluded']),
     })),
   }),
   object({

@@ -75,8 +75,8 @@ export async function applySelection(
     ctx.log?.(
       'warn',
       entry.action === 'nulled'
-        ? `${entry.rows} captured rows of ${entry.table} point at other tenants' rows of ${entry.references} through ${columns}: captured with ${columns} set to NULL.`
-        : `${entry.rows} captured rows of ${entry.table} point at other tenants' rows of ${entry.references} through ${columns} (NOT NULL): those rows are captured too.`,
+        ? `${entry.rows} captured rows of ${entry.table} point through ${columns} at rows of ${entry.references} outside the scope (another tenant's): captured with ${columns} set to NULL.`
+        : `${entry.rows} rows of ${entry.table} are left out: their ${columns} (NOT NULL) points at rows of ${entry.references} outside the scope (another tenant's), which are never captured.`,
     );
   }
   const captured = new Set(plan.captured);

@@ -70,4 +70,14 @@ describe('planScope', () => {
     expect(p.edges.some((e) => e.to === 'public.region' || e.to === 'public.country')).toBe(false);
     expect(p.captured).not.toContain('public.region');
   });
+
+  it('refuses a shared table whose NOT NULL key points into tenant tables, and accepts a nullable one', () => {
+    const schema = [...SCHEMA, table('currency', { created_by: 'users!' })];
+    expect(() => planScope('company', { table: 'company', shared: ['country', 'currency'] }, schema)).toThrow(
+      expect.objectContaining({ code: 'scope-invalid', message: expect.stringContaining('public.currency references the tenant table public.users through created_by') }),
+    );
+    const loose = [...SCHEMA, table('currency', { created_by: 'users' })];
+    const edge = planScope('company', { table: 'company', shared: ['country', 'currency'] }, loose).edges.find((e) => e.from === 'public.currency');
+    expect(edge).toMatchObject({ intoTenant: true, nullableColumns: ['created_by'] });
+  });
 });

@@ -117,6 +117,16 @@ export function planScope(name: string, scope: ScopeConfig, tables: SchemaTable[
     edges.push({ ...fk, nullableColumns, kind, intoTenant });
   }
 
+  // A shared table is read whole: a NOT NULL key of it into tenant tables would need every
+  // tenant's rows, which a scope never captures.
+  const bound = edges.find((e) => shared.has(e.from) && e.intoTenant && e.nullableColumns.length === 0);
+  if (bound) {
+    throw new ConfigError(`Scope ${name}: the shared table ${bound.from} references the tenant table ${bound.to} through ${bound.columns.join(', ')}, which cannot be NULL.`, {
+      code: 'scope-invalid',
+      hint: `Remove ${bound.from} from scopes.${name}.shared: its rows belong to tenants.`,
+    });
+  }
+
   const tablesOut = new Map([...captured].map((id) => [id, byId.get(id)!]));
   return {
     name,

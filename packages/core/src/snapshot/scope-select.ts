@@ -25,7 +25,8 @@ export interface ScopeRows {
  * `INSERT … SELECT … ON CONFLICT DO NOTHING`: each round joins only the rows the previous round
  * added, through primary keys and foreign key columns, so a small tenant costs index lookups, not
  * table scans. First the owned rows (down from the root rows through owner edges), then the rows
- * they reference (up through any foreign key but nullable ones into another tenant's rows).
+ * they reference (up through any foreign key but those into tenant tables); then rows that need
+ * another tenant's row (a NOT NULL key into it) are left out, transitively.
  * Throws a ConfigError when a value matches no root row; nothing has been written to storage then.
  */
 export async function selectScopeRows(
@@ -135,10 +136,11 @@ async function select(
     }
   }
 
-  // Referenced rows: up through every key that does not lead into another tenant's rows by a
-  // nullable reference (those are nulled on output). The first pass starts from everything owned
-  // and from the shared tables' rows; later passes from what the pass before added.
-  const followed = plan.edges.filter((e) => !plan.shared.has(e.to) && !(e.intoTenant && e.nullableColumns.length > 0));
+  // Referenced rows: up through every key but those into tenant tables. Those point at owned rows
+  // (already here) or at another tenant's rows, which are never followed: a nullable reference is
+  // written as NULL, and a row that cannot be without it is left out below. The first pass starts
+  // from everything owned and from the shared tables' rows; later passes from what the pass before added.
+  const followed = plan.edges.filter((e) => !plan.shared.has(e.to) && !e.intoTenant);
   for (let first = true, grew = true; grew; first = false, round++) {
     throwIfAborted(signal, 'snapshot');
     await analyzeGrown();
@@ -156,29 +158,50 @@ async function select(
       }
     }
   }
+
+  // Rows whose NOT NULL key points at another tenant's row (a comment of Acme's task written by a
+  // Globex user) are left out rather than drag that tenant's rows in; so, in turn, are rows whose
+  // NOT NULL key points at a row left out. Nullable references to left-out rows become NULL.
+  const crossTenant: TenantScope['crossTenant'] = [];
+  const pruned = new Set<string>();
+  const required = plan.edges.filter((e) => e.nullableColumns.length === 0 && !plan.shared.has(e.from) && !plan.shared.has(e.to));
+  for (let changed: Set<string> | undefined; changed === undefined || changed.size > 0; ) {
+    throwIfAborted(signal, 'snapshot');
+    const now = new Set<string>();
+    for (const edge of required) {
+      // First pass: only keys into tenant tables can point at a row that is not here.
+      if (changed === undefined ? !edge.intoTenant : !changed.has(edge.to)) continue;
+      if ((size.get(edge.from) ?? 0) === 0) continue;
+      await joinFor(size.get(edge.from)!, [edge.from, edge.to]);
+      const { rowCount } = await client.query(`DELETE FROM ${sql.temp(edge.from)} d WHERE NOT ${sql.captured(edge, sql.carriedColumn(edge.from, 'd'))}`);
+      if (!rowCount) continue;
+      size.set(edge.from, size.get(edge.from)! - rowCount);
+      now.add(edge.from);
+      pruned.add(edge.from);
+      const entry = crossTenant.find((c) => c.table === edge.from && c.references === edge.to && c.columns.join() === edge.columns.join());
+      if (entry) entry.rows += rowCount;
+      else crossTenant.push({ table: edge.from, columns: edge.columns, references: edge.to, rows: rowCount, action: 'excluded' });
+    }
+    changed = now;
+  }
   await analyzeGrown();
 
-  // Cross-tenant references, counted in one pass over each table's captured rows.
-  const crossTenant: TenantScope['crossTenant'] = [];
-  const intoTenant = plan.edges.filter((e) => e.intoTenant);
-  for (const from of [...new Set(intoTenant.map((e) => e.from))]) {
-    const edges = intoTenant.filter((e) => e.from === from);
+  // Nullable references written as NULL, counted in one pass over each table's captured rows.
+  const nulling = sql.nullingEdges(pruned);
+  for (const from of [...new Set(nulling.map((e) => e.from))]) {
+    const edges = nulling.filter((e) => e.from === from);
     await joinFor(plan.shared.has(from) ? Infinity : (size.get(from) ?? 0), [from, ...edges.map((e) => e.to)]);
     const source = sql.countSource(from);
-    const counts = edges.map((edge, i) => {
-      const condition = edge.nullableColumns.length > 0 ? sql.kept(edge, source.ref) : sql.captured(edge, source.ref, 't.owned');
-      return `count(*) FILTER (WHERE NOT ${condition}) AS c${i}`;
-    });
+    const counts = edges.map((edge, i) => `count(*) FILTER (WHERE NOT ${sql.kept(edge, source.ref)}) AS c${i}`);
     const { rows: [row] } = await client.query<Record<string, string>>(`SELECT ${counts.join(', ')} ${source.from}`);
     edges.forEach((edge, i) => {
       const rows = Number(row?.[`c${i}`] ?? 0);
-      const action = edge.nullableColumns.length > 0 ? 'nulled' : 'included';
-      if (rows > 0) crossTenant.push({ table: edge.from, columns: edge.columns, references: edge.to, rows, action });
+      if (rows > 0) crossTenant.push({ table: edge.from, columns: edge.columns, references: edge.to, rows, action: 'nulled' });
     });
   }
 
   const queries = new Map<string, string>();
-  for (const id of plan.captured) queries.set(id, sql.output(id));
+  for (const id of plan.captured) queries.set(id, sql.output(id, pruned));
   // ON CONFLICT DO NOTHING reports only the rows it inserted: the sums are the tables' sizes.
   return {
     queries,

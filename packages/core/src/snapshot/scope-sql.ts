@@ -111,10 +111,19 @@ export class ScopeSql {
     return { from: `FROM ${this.temp(id)} s`, ref: this.carriedColumn(id, 's') };
   }
 
-  /** The query whose rows a captured table's data file holds: its columns in order, a nullable key into another tenant's rows set to NULL. */
-  output(id: string): string {
+  /**
+   * Nullable keys whose target rows may be missing: those into tenant tables (another tenant's
+   * rows are never followed) and those into tables rows were left out of (`pruned`). The output
+   * writes them as NULL where the target is not captured.
+   */
+  nullingEdges(pruned: ReadonlySet<string>): ScopeEdge[] {
+    return this.plan.edges.filter((e) => e.nullableColumns.length > 0 && !this.plan.shared.has(e.to) && (e.intoTenant || pruned.has(e.to)));
+  }
+
+  /** The query whose rows a captured table's data file holds: its columns in order, a nullable key to a row not captured set to NULL. */
+  output(id: string, pruned: ReadonlySet<string>): string {
     const x = this.column('x');
-    const nulling = this.plan.edges.filter((e) => e.from === id && e.intoTenant && e.nullableColumns.length > 0);
+    const nulling = this.nullingEdges(pruned).filter((e) => e.from === id);
     const columns = this.info(id).columns.map((col) => {
       const conditions = nulling.filter((e) => e.nullableColumns.includes(col.name)).map((e) => this.kept(e, x));
       return conditions.length === 0 ? x(col.name) : `CASE WHEN ${conditions.join(' AND ')} THEN ${x(col.name)} END`;
