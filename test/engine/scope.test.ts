@@ -1,7 +1,8 @@
 // Tenant-scoped snapshots (`snapshot({ scope: { name, values } })`) on the multi-tenant example of
 // test/fixtures/tenants: what a scoped snapshot holds is compared, row by row after a restore into
 // a fresh database, with SQL written for that schema alone (expected-capture.ts), never with
-// strata's own selection code.
+// strata's own selection code. Another tenant's rows are never captured: rows whose NOT NULL key
+// needs one are left out, nullable references to one come back NULL.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -50,14 +51,15 @@ beforeAll(async () => {
       byTag: { table: 'task_tags', shared: [] },
       ghost: { table: 'no_such_table', key: 'id', shared: [] },
       badShared: { table: 'company', key: 'name', shared: ['no_such_lookup'] },
+      sharedProjects: { table: 'company', key: 'name', shared: ['country', 'projects'] },
     },
   });
   await project.migrate(source.url);
   await seedTenants(source.url);
   const U = USERS_PER_COMPANY;
   // Deliberate extras on top of the seed: a manager cycle across two companies (Acme user 5 ↔
-  // Globex user 5), and an Acme task assigned to a Globex user who also wrote a comment on an
-  // Acme task, so that Acme's capture takes that user anyway and keeps the assignment.
+  // Globex user 5), and Acme's task 1 assigned to a Globex user who wrote a comment on an Acme
+  // task (nulled in Acme's snapshot, kept in Acme and Globex's).
   await sql(source.url, `UPDATE users SET manager_id = $2 WHERE id = $1`, [5, U + 5]);
   await sql(source.url, `UPDATE users SET manager_id = $2 WHERE id = $1`, [U + 5, 5]);
   await sql(
@@ -96,7 +98,9 @@ describe('scoped snapshot of one company', () => {
   it('the fixture has what the test is about: cross-tenant references both ways, cycles, reply chains', async () => {
     // Without these the other assertions would pass on a schema with nothing to get wrong.
     const kinds = expected.crossTenant.map((e) => `${e.table}.${e.columns[0]}:${e.action}`);
-    expect(kinds).toEqual(expect.arrayContaining(['comments.author_id:included', 'comments.task_id:included', 'tasks.assignee_id:nulled', 'comments.parent_id:nulled']));
+    expect(kinds).toEqual(
+      expect.arrayContaining(['comments.author_id:excluded', 'comments.task_id:excluded', 'tasks.assignee_id:nulled', 'comments.parent_id:nulled', 'users.manager_id:nulled']),
+    );
     const [{ n: cycles }] = await sql(source.url, 'SELECT count(*)::int AS n FROM users a JOIN users b ON b.id = a.manager_id WHERE b.manager_id = a.id');
     expect(cycles).toBeGreaterThan(0);
     const [{ n: replies }] = await sql(source.url, 'SELECT count(*)::int AS n FROM comments c JOIN comments p ON p.id = c.parent_id WHERE p.parent_id IS NOT NULL');
@@ -121,29 +125,30 @@ describe('scoped snapshot of one company', () => {
     expect(await tableRows(run.url, ['app_settings'])).toEqual({ app_settings: [] });
   });
 
-  it("takes no other company's owned data, only the rows its NOT NULL references need", async () => {
-    // Another tenant's tasks are there only because an Acme user commented on them, other users
-    // only as authors of comments on Acme's tasks, and no tag of another tenant's task.
+  it('holds no row of any other company', async () => {
     const [foreign] = await sql(
       run.url,
-      `SELECT (SELECT count(*)::int FROM tasks t JOIN projects p ON p.id = t.project_id
-                WHERE p.company_id <> 1 AND NOT EXISTS (SELECT 1 FROM comments c JOIN users u ON u.id = c.author_id
-                                                          WHERE c.task_id = t.id AND u.company_id = 1)) AS tasks,
-              (SELECT count(*)::int FROM users u
-                WHERE u.company_id <> 1 AND NOT EXISTS (SELECT 1 FROM comments c JOIN tasks t ON t.id = c.task_id
-                                                          JOIN projects p ON p.id = t.project_id
-                                                         WHERE c.author_id = u.id AND p.company_id = 1)) AS users,
-              (SELECT count(*)::int FROM task_tags g JOIN tasks t ON t.id = g.task_id JOIN projects p ON p.id = t.project_id
-                WHERE p.company_id <> 1) AS tags,
+      `SELECT (SELECT count(*)::int FROM company WHERE id <> 1) AS company,
+              (SELECT count(*)::int FROM users WHERE company_id <> 1) AS users,
+              (SELECT count(*)::int FROM projects WHERE company_id <> 1) AS projects,
+              (SELECT count(*)::int FROM tasks t JOIN projects p ON p.id = t.project_id WHERE p.company_id <> 1) AS tasks,
+              (SELECT count(*)::int FROM comments c JOIN users u ON u.id = c.author_id WHERE u.company_id <> 1) AS comments,
               (SELECT count(*)::int FROM priority WHERE label = 'unused') AS unused_priority`,
     );
-    expect(foreign).toEqual({ tasks: 0, users: 0, tags: 0, unused_priority: 0 });
+    expect(foreign).toEqual({ company: 0, users: 0, projects: 0, tasks: 0, comments: 0, unused_priority: 0 });
+    // The comments Globex users wrote on Acme's tasks are left out, and the source has some.
+    const [{ n }] = await sql(
+      source.url,
+      `SELECT count(*)::int AS n FROM comments c JOIN users u ON u.id = c.author_id JOIN tasks t ON t.id = c.task_id
+         JOIN projects p ON p.id = t.project_id WHERE p.company_id = 1 AND u.company_id <> 1`,
+    );
+    expect(n).toBeGreaterThan(0);
   });
 
-  it('nulls the nullable references into other tenants, keeps the ones whose target came anyway, and reports them', async () => {
+  it('nulls the nullable references into other tenants and reports what it nulled and left out', async () => {
     const [task1] = await sql(source.url, 'SELECT assignee_id FROM tasks WHERE id = 1');
-    const [restoredTask1] = await sql(run.url, 'SELECT assignee_id FROM tasks WHERE id = 1');
-    expect(restoredTask1!.assignee_id).toBe(task1!.assignee_id);
+    expect(task1!.assignee_id).toBeGreaterThan(USERS_PER_COMPANY);
+    expect(await sql(run.url, 'SELECT assignee_id FROM tasks WHERE id = 1')).toEqual([{ assignee_id: null }]);
     // Every assignment the restore lost pointed at a user of another company who is not in the snapshot.
     const restoredTasks = await sql(run.url, 'SELECT id, assignee_id FROM tasks');
     const sourceTasks = await sql(source.url, 'SELECT t.id, t.assignee_id, u.company_id FROM tasks t LEFT JOIN users u ON u.id = t.assignee_id WHERE t.id = ANY($1)', [
@@ -186,14 +191,12 @@ describe('scoped snapshot of one company', () => {
 
   it('terminates on cycles: the manager cycle, the cross-company one, reply chains', async () => {
     const U = USERS_PER_COMPANY;
+    // Acme user 5's manager is Globex user 5, another tenant's row: NULL.
     const managers = await sql(run.url, 'SELECT id, manager_id FROM users WHERE id = ANY($1) ORDER BY id', [[1, 2, 5, U + 5]]);
-    // Acme user 5's manager is Globex user 5 (nullable, another tenant): kept exactly when that
-    // user is in the snapshot anyway (as the author of a comment on an Acme task), else NULL.
-    const globex5 = managers.find((m) => m.id === U + 5);
-    expect(managers.filter((m) => m.id !== U + 5)).toEqual([
+    expect(managers).toEqual([
       { id: 1, manager_id: 2 },
       { id: 2, manager_id: 1 },
-      { id: 5, manager_id: globex5 ? U + 5 : null },
+      { id: 5, manager_id: null },
     ]);
     const [{ depth }] = await sql(
       run.url,
@@ -217,8 +220,15 @@ describe('scoped snapshot of two companies', () => {
     expect(await brokenReferences(run.url)).toEqual([]);
     if (scope?.kind !== 'tenant') throw new Error('not a tenant scope');
     expect(crossTenantOf(scope.crossTenant)).toEqual(crossTenantOf(expected.crossTenant));
-    // Globex users' comments on Acme tasks are owned by the scope now: the cross-company manager
-    // cycle is kept whole.
+    // Globex users' comments on Acme tasks, task 1's Globex assignee and the cross-company manager
+    // cycle are all inside the scope now: kept.
+    const [{ n: globexOnAcme }] = await sql(
+      run.url,
+      `SELECT count(*)::int AS n FROM comments c JOIN users u ON u.id = c.author_id JOIN tasks t ON t.id = c.task_id
+         JOIN projects p ON p.id = t.project_id WHERE p.company_id = 1 AND u.company_id = 2`,
+    );
+    expect(globexOnAcme).toBeGreaterThan(0);
+    expect(await sql(run.url, 'SELECT assignee_id FROM tasks WHERE id = 1')).toEqual(await sql(source.url, 'SELECT assignee_id FROM tasks WHERE id = 1'));
     const managers = await sql(run.url, 'SELECT id, manager_id FROM users WHERE id = ANY($1) ORDER BY id', [[5, USERS_PER_COMPANY + 5]]);
     expect(managers).toEqual([
       { id: 5, manager_id: USERS_PER_COMPANY + 5 },
@@ -308,6 +318,7 @@ describe('scope errors', () => {
     ['a key that is not unique', { name: 'byPlan', values: ['pro'] }, { code: 'scope-key-not-unique' }, [/plan/]],
     ['an unknown root table', { name: 'ghost', values: ['1'] }, { code: 'scope-table-unknown' }, [/no_such_table/]],
     ['an unknown shared table', { name: 'badShared', values: ['Acme'] }, { code: 'scope-table-unknown' }, [/no_such_lookup/]],
+    ['a shared table with a NOT NULL key into the tenant tables', { name: 'sharedProjects', values: ['Acme'] }, { code: 'scope-invalid' }, [/projects/]],
   ];
 
   it.each(cases)('%s: a ConfigError with its code and a hint, and no snapshot', async (_label, scope, shape, patterns) => {
