@@ -197,7 +197,7 @@ export function printScope(result) {
   for (const [name, step] of [['whole', steps.full], ['scoped', steps.scoped]]) {
     if (step?.runs) console.log(`${name} capture runs: ${step.runs.map((s) => s.toFixed(2)).join(', ')} s (operation: ${step.operationRuns.map((s) => s?.toFixed(2) ?? 'n/a').join(', ')} s)`);
   }
-  if (result.ownRows != null) console.log(`the company's own rows (counted independently): ${result.ownRows.toLocaleString('en-US')}`);
+  if (result.ownRows != null) console.log(`the company's own rows (counted independently, lookups aside): ${result.ownRows.toLocaleString('en-US')}`);
   if (result.crossTenant?.length) {
     console.log(`cross-tenant: ${result.crossTenant.map((e) => `${e.table}.${e.columns.join(',')} ${e.action} ${e.rows}`).join('; ')}`);
   }

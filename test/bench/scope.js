@@ -86,21 +86,28 @@ export async function runScope({ prefix, workRoot, adminUrl, rows, companies = 1
     if (result.steps.full.rowsCaptured !== result.totalRows) {
       result.notes.push(`the full capture holds ${result.steps.full.rowsCaptured} rows, the source ${result.totalRows}`);
     }
-    // One company's own rows, counted here independently: its users, projects, their tasks, the
-    // comments on them and their tags. The scoped capture holds at least these.
+    // What the scoped capture must hold, counted here independently: the company's row, its users,
+    // projects, their tasks and tags, the comments its users wrote on its tasks (another tenant's
+    // rows are never captured), the shared lookups whole and the priorities its tasks use.
     const { rows: [own] } = await query(
       url.toString(),
-      `SELECT (SELECT count(*) FROM users u JOIN company c ON c.id = u.company_id WHERE c.name = $1)
-            + (SELECT count(*) FROM projects p JOIN company c ON c.id = p.company_id WHERE c.name = $1)
-            + (SELECT count(*) FROM tasks t JOIN projects p ON p.id = t.project_id JOIN company c ON c.id = p.company_id WHERE c.name = $1)
-            + (SELECT count(*) FROM comments m JOIN tasks t ON t.id = m.task_id JOIN projects p ON p.id = t.project_id JOIN company c ON c.id = p.company_id WHERE c.name = $1)
-            + (SELECT count(*) FROM task_tags g JOIN tasks t ON t.id = g.task_id JOIN projects p ON p.id = t.project_id JOIN company c ON c.id = p.company_id WHERE c.name = $1)
-            + 1 AS n`,
+      `WITH c AS (SELECT id FROM company WHERE name = $1),
+            t AS (SELECT t.id, t.priority_id FROM tasks t JOIN projects p ON p.id = t.project_id WHERE p.company_id IN (SELECT id FROM c))
+       SELECT (SELECT count(*) FROM c)
+            + (SELECT count(*) FROM users WHERE company_id IN (SELECT id FROM c))
+            + (SELECT count(*) FROM projects WHERE company_id IN (SELECT id FROM c))
+            + (SELECT count(*) FROM t)
+            + (SELECT count(*) FROM task_tags WHERE task_id IN (SELECT id FROM t))
+            + (SELECT count(*) FROM comments m JOIN users u ON u.id = m.author_id
+                WHERE m.task_id IN (SELECT id FROM t) AND u.company_id IN (SELECT id FROM c)) AS own,
+              (SELECT count(*) FROM country) + (SELECT count(*) FROM currency)
+            + (SELECT count(DISTINCT priority_id) FROM t) AS lookups`,
       [company],
     );
-    result.ownRows = Number(own.n);
-    if (result.steps.scoped.rowsCaptured < result.ownRows) {
-      result.notes.push(`the scoped capture holds ${result.steps.scoped.rowsCaptured} rows, fewer than the company's own ${result.ownRows}`);
+    result.ownRows = Number(own.own);
+    const expectedRows = result.ownRows + Number(own.lookups);
+    if (result.steps.scoped.rowsCaptured !== expectedRows) {
+      result.notes.push(`the scoped capture holds ${result.steps.scoped.rowsCaptured} rows, the company's own and the lookups are ${expectedRows}`);
     }
     return result;
   } catch (error) {
