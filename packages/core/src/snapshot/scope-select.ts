@@ -62,7 +62,9 @@ async function select(
   // hashes whole tables: ten times slower on the bench for one tenant of a hundred. 1.1 (what
   // SSDs and cached data cost) keeps index lookups for small selections and still lets large
   // ones scan. Only lowered, never raised; for this transaction only.
-  await client.query(`SELECT set_config('random_page_cost', least(current_setting('random_page_cost')::float8, 1.1)::text, true)`);
+  // Temp tables live in temp_buffers (8 MB by default) and spill to disk past it; a big tenant's
+  // keys fit in 64 MB. It can only be set before the session's first temp table: this is it.
+  await client.query(`SELECT set_config('random_page_cost', least(current_setting('random_page_cost')::float8, 1.1)::text, true), set_config('temp_buffers', '64MB', true)`);
   const selected = plan.captured.filter((id) => !plan.shared.has(id));
   // One round trip for all of them: a scope costs many small statements, and each one counts.
   await client.query(selected.map((id) => sql.createTemp(id)).join('\n'));

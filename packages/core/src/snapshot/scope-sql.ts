@@ -40,8 +40,7 @@ export class ScopeSql {
   createTemp(id: string): string {
     const keys = this.keyColumns(id).map((_, i) => `k${i}`);
     return `CREATE TEMP TABLE ${this.temp(id)} ON COMMIT DROP AS SELECT ${this.rowValues(id, 'x', true)}, true AS owned, 0 AS round FROM ${this.table(id)} x WITH NO DATA;
-            ALTER TABLE ${this.temp(id)} ADD PRIMARY KEY (${keys.join(', ')});
-            CREATE INDEX ON ${this.temp(id)} (round);`;
+            ALTER TABLE ${this.temp(id)} ADD PRIMARY KEY (${keys.join(', ')});`;
   }
 
   /** The values of a new temp row of `id` taken from its table's row `alias`: keys, then carried columns. */
