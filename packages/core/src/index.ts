@@ -1,5 +1,5 @@
 export { defineConfig } from './config/config-schema.js';
-export type { StrataConfig, ModuleConfig, EnvironmentConfig } from './config/config-schema.js';
+export type { StrataConfig, ModuleConfig, EnvironmentConfig, ScopeConfig } from './config/config-schema.js';
 export { loadConfig, resolveEnvironment, findConfigFile, interpolate, CONFIG_FILE_NAMES } from './config/config-loader.js';
 export type { LoadedConfig, ResolvedEnvironment } from './config/config-loader.js';
 export {
@@ -34,7 +34,7 @@ export type {
 export type { OperationContext, ProgressEvent } from './operation-context.js';
 export { FORMAT_VERSION, MANIFEST_FILE, isAnonymized } from './format/manifest-schema.js';
 export { decodeField, decodeRow, encodeField, encodeRow } from './format/copy-text.js';
-export type { Manifest, TableEntry, ModuleEntry } from './format/manifest-schema.js';
+export type { Manifest, TableEntry, ModuleEntry, SnapshotScope, TenantScope } from './format/manifest-schema.js';
 export { snapshot } from './snapshot/snapshot-capture.js';
 export { listSnapshots, showSnapshot, verifySnapshot } from './snapshot/snapshot-catalog.js';
 export { copySnapshot, type CopySnapshotOptions, type CopySnapshotResult } from './snapshot/snapshot-copy.js';
@@ -45,9 +45,12 @@ export type {
   VerifyResult,
   VerifyTableResult,
   CatalogContext,
+  CaptureSelection,
 } from './snapshot/snapshot-types.js';
 export { restore } from './restore/restore-run.js';
 export { resolveRestoreTarget } from './restore/restore-target.js';
+export { checkRestoreArguments } from './restore/restore-rules.js';
+export { moduleTablesAt, type ModuleTables } from './migrations/module-tables.js';
 export type { RestoreOptions, RestoreReport, RestorePlan, RestoreTableResult } from './restore/restore-types.js';
 export { planRetention, KEEP_TAG, type RetentionCandidate, type RetentionKeep, type RetentionPlan } from './retention/retention-plan.js';
 export type { RetentionConfig, RetentionPolicy } from './retention/retention-policy.js';
