@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { seedShop } from '../../examples/shop/seed.js';
 import { describeRun } from '../support/cli.js';
-import { createTestDatabase, databaseUrl, dropDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, databaseUrl, dropDatabase, type TestDatabase, countRows as count } from '../support/database.js';
 import { databaseExists, expectUserError, query, strata, strataJson, takeSnapshot, tempDir, type ShopTarget } from './shop-fixture.js';
 
 let source: TestDatabase;
@@ -19,11 +19,6 @@ function newName(label: string): string {
   const name = `${source.name}_${label}`;
   created.push(name);
   return name;
-}
-
-async function count(url: string, table: string): Promise<number> {
-  const [row] = await query<{ n: string }>(url, `SELECT count(*) AS n FROM public.${table}`);
-  return Number(row!.n);
 }
 
 /** Every table `table` references through foreign keys, transitively, read from the catalog. */

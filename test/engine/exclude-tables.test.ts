@@ -1,10 +1,9 @@
 // restore({ excludeTables }) and an environment's restore.exclude: the tables keep their schema
 // and stay empty (rows seeded by migrations included); a table others still reference cannot be.
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { restore, snapshot } from './engine-imports.js';
-import { createTestDatabase, databaseUrl, dropDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, databaseUrl, dropDatabase, type TestDatabase, countRows as count } from '../support/database.js';
 import { engineProject, type EngineProject } from '../support/engine.js';
 
 const SCHEMA = `
@@ -25,16 +24,6 @@ export async function down() {}
 let source: TestDatabase;
 let project: EngineProject;
 const created: string[] = [];
-
-async function count(url: string, table: string): Promise<number> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return Number((await client.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
-  } finally {
-    await client.end();
-  }
-}
 
 beforeAll(async () => {
   source = await createTestDatabase('exclude');

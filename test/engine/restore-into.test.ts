@@ -8,7 +8,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listSnapshots, showSnapshot, snapshot } from './engine-imports.js';
 import type { Transformer } from '../../packages/core/src/contracts/transformer.js';
 import { restoreInto } from '../../packages/core/src/restore/restore-into.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase, queryAt as query } from '../support/database.js';
 import { damageDataFile, engineProject, type EngineProject } from '../support/engine.js';
 
 const APP = `
@@ -60,16 +60,6 @@ const TABLES = ['colours', 'projects', 'tasks', 'audit', 'invoices'];
 
 let project: EngineProject;
 const databases: TestDatabase[] = [];
-
-async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<R>(sql, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 /** Every row of every table, as JSON, in id order. */
 async function contents(url: string): Promise<Record<string, unknown[]>> {

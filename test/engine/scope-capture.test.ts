@@ -5,12 +5,11 @@
 // The big tenant suite is test/engine/scope.test.ts; this one checks the capture's own mechanics.
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { TableInfo, Transformer } from '../../packages/core/src/index.js';
 import { restore, snapshot } from './engine-imports.js';
-import { createTestDatabase, databaseUrl, dropDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, databaseUrl, dropDatabase, type TestDatabase, queryAt as query } from '../support/database.js';
 import { engineProject, type EngineProject } from '../support/engine.js';
 
 const SCHEMA = `
@@ -59,16 +58,6 @@ const SCOPES = { company: { table: 'company', key: 'name', shared: ['country'] }
 let source: TestDatabase;
 let project: EngineProject;
 const created: string[] = [];
-
-async function query<R extends pg.QueryResultRow>(url: string, sql: string): Promise<R[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<R>(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 /** `id` (or the whole row as text for a table without one) of every row, sorted. */
 async function ids(url: string, sql: string): Promise<string[]> {

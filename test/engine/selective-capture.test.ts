@@ -8,7 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { restore, snapshot } from './engine-imports.js';
-import { createTestDatabase, databaseUrl, dropDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, databaseUrl, dropDatabase, type TestDatabase, countRows as count } from '../support/database.js';
 import { describeRun, runStrata } from '../support/cli.js';
 import { engineProject, type EngineProject } from '../support/engine.js';
 
@@ -42,16 +42,6 @@ const DATA = `
 let source: TestDatabase;
 let project: EngineProject;
 const created: string[] = [];
-
-async function count(url: string, table: string): Promise<number> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return Number((await client.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
-  } finally {
-    await client.end();
-  }
-}
 
 const names = (tables: Array<{ schema: string; name: string }>): string[] => tables.map((t) => `${t.schema}.${t.name}`);
 

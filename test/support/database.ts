@@ -31,6 +31,23 @@ export async function adminQuery<R extends pg.QueryResultRow = pg.QueryResultRow
   }
 }
 
+/** Runs `sql` on the database at `url` on a connection of its own and returns the rows. */
+export async function queryAt<R extends pg.QueryResultRow = pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<R>(sql, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** `count(*)` of `table` in the database at `url`. */
+export async function countRows(url: string, table: string): Promise<number> {
+  const [row] = await queryAt<{ n: string }>(url, `SELECT count(*) AS n FROM ${table}`);
+  return Number(row!.n);
+}
+
 /** Drops a database if it exists, closing other sessions on it. */
 export async function dropDatabase(name: string): Promise<void> {
   await adminQuery(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
