@@ -1,5 +1,6 @@
 // Small formatters for human output. Deterministic (fixed locale, UTC) so output is the same on
 // every machine and tests can assert on it.
+import type { SnapshotScope } from '../format/manifest-schema.js';
 
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
@@ -83,3 +84,22 @@ export function renderTable(columns: TableColumn[], rows: string[][]): string {
 function pad(n: number): string {
   return String(n).padStart(2, '0');
 }
+
+/** `--tables a,b --tables c` → `[a, b, c]`: commas and repeats both separate names. */
+export function splitListFlag(values: readonly string[]): string[] {
+  return values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+}
+
+/**
+ * What part of a database a snapshot holds, in one line (`company name=Acme; shared: …`), or
+ * undefined for a full snapshot. `snapshot` and `show` both print it.
+ */
+export function describeScope(scope: SnapshotScope | null): string | undefined {
+  if (!scope) return undefined;
+  if (scope.kind === 'tables') return `${scope.modules ? `modules ${scope.modules.join(', ')}: ` : ''}tables ${scope.tables.join(', ')}`;
+  const parts = [`${scope.name} ${scope.key}=${scope.values.join(', ')}`];
+  if (scope.shared.length > 0) parts.push(`shared: ${scope.shared.join(', ')}`);
+  if (scope.leftOut.length > 0) parts.push(`left out: ${scope.leftOut.join(', ')}`);
+  return parts.join('; ');
+}
+

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 
 import { BaseCommand } from '../base-command.js';
 import type { OperationReport } from '../notify/notification.js';
-import { formatCount, formatDuration, renderTable } from '../cli/text-format.js';
+import { formatCount, formatDuration, renderTable, splitListFlag } from '../cli/text-format.js';
 import { restore } from '../restore/restore-run.js';
 import { checkRestoreArguments } from '../restore/restore-rules.js';
 import { resolveRestoreTarget } from '../restore/restore-target.js';
@@ -95,8 +95,8 @@ export default class Restore extends BaseCommand<typeof Restore> {
     this.addSecretsOf(targetUrl);
     this.addSecretsOf(flags.into);
     const selection = {
-      ...(flags.tables ? { tables: splitList(flags.tables) } : {}),
-      ...(flags.modules ? { modules: splitList(flags.modules) } : {}),
+      ...(flags.tables ? { tables: splitListFlag(flags.tables) } : {}),
+      ...(flags.modules ? { modules: splitListFlag(flags.modules) } : {}),
       ...(flags['with-dependencies'] ? { withDependencies: true } : {}),
       ...(flags.into ? { into: flags.into } : {}),
     };
@@ -207,11 +207,6 @@ export default class Restore extends BaseCommand<typeof Restore> {
         `${formatCount(rows)} rows in ${formatDuration(report.durationMs)}.`,
     );
   }
-}
-
-/** `--tables a,b --tables c` → `[a, b, c]`: commas and repeats both separate names. */
-function splitList(values: string[]): string[] {
-  return values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
 }
 
 function addedLine(added: string[]): string {

@@ -1,7 +1,7 @@
 import { Args } from '@oclif/core';
 
 import { BaseCommand } from '../base-command.js';
-import { formatBytes, formatCount, formatTimestamp, renderTable } from '../cli/text-format.js';
+import { describeScope, formatBytes, formatCount, formatTimestamp, renderTable } from '../cli/text-format.js';
 import { isAnonymized, type Manifest } from '../format/manifest-schema.js';
 import { showSnapshot } from '../snapshot/snapshot-catalog.js';
 
@@ -37,14 +37,9 @@ export default class Show extends BaseCommand<typeof Show> {
       const rules = Object.entries(t.rules ?? {}).map(([target, rule]) => `${target}: ${rule}`);
       about.push(['Transformer', `${t.name} ${t.version}, rules ${t.rulesHash.slice(0, 12)}${rules.length > 0 ? ` (${rules.join(', ')})` : ''}`]);
     }
-    if (manifest.scope?.kind === 'tables') {
-      about.push(['Scope', `${manifest.scope.modules ? `modules ${manifest.scope.modules.join(', ')}: ` : ''}tables ${manifest.scope.tables.join(', ')}`]);
-    } else if (manifest.scope) {
-      const scope = manifest.scope;
-      const parts = [`${scope.name} ${scope.key}=${scope.values.join(', ')}`];
-      if (scope.shared.length > 0) parts.push(`shared: ${scope.shared.join(', ')}`);
-      if (scope.leftOut.length > 0) parts.push(`left out: ${scope.leftOut.join(', ')}`);
-      about.push(['Scope', parts.join('; ')]);
+    const scope = manifest.scope;
+    if (scope) about.push(['Scope', describeScope(scope)!]);
+    if (scope?.kind === 'tenant') {
       for (const c of scope.crossTenant) {
         about.push([
           'Cross-tenant',

@@ -3,9 +3,8 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
 import { parseDuration } from '../cli/duration.js';
 import { ConfigError } from '../errors.js';
-import { formatBytes, formatCount, formatDuration } from '../cli/text-format.js';
+import { describeScope, formatBytes, formatCount, formatDuration, splitListFlag } from '../cli/text-format.js';
 import { snapshot } from '../snapshot/snapshot-capture.js';
-import type { SnapshotScope } from '../format/manifest-schema.js';
 import type { SnapshotResult } from '../snapshot/snapshot-types.js';
 
 export default class Snapshot extends BaseCommand<typeof Snapshot> {
@@ -77,8 +76,8 @@ export default class Snapshot extends BaseCommand<typeof Snapshot> {
       });
     }
     const scope = this.flags.scope ? parseScope(this.flags.scope) : undefined;
-    const tables = splitList(this.flags.tables ?? []);
-    const modules = splitList(this.flags.modules ?? []);
+    const tables = splitListFlag(this.flags.tables ?? []);
+    const modules = splitListFlag(this.flags.modules ?? []);
     if (scope && (tables.length > 0 || modules.length > 0)) {
       throw new ConfigError('--scope cannot be combined with --tables or --modules.', {
         code: 'invalid-arguments',
@@ -107,8 +106,11 @@ export default class Snapshot extends BaseCommand<typeof Snapshot> {
       `Snapshot of ${result.manifest.source.database} (${ctx.env.name}): ${result.manifest.tables.length} tables, ${formatCount(rows)} rows, ` +
         `${formatBytes(bytes)} in ${formatDuration(result.durationMs)} at ${result.location}${transformer ? ` (anonymized by ${transformer.name})` : ''}`,
     );
-    const scopeLine = describeScope(result.manifest.scope);
-    if (scopeLine) this.logToStderr(scopeLine);
+    const held = result.manifest.scope;
+    if (held) {
+      const crossTenant = held.kind === 'tenant' && held.crossTenant.length > 0 ? `; ${held.crossTenant.length} cross-tenant reference${held.crossTenant.length > 1 ? 's' : ''} (see the warnings)` : '';
+      this.logToStderr(`Scope: ${describeScope(held)}${crossTenant}`);
+    }
     this.log(result.id);
     return result;
   }
@@ -134,21 +136,4 @@ function parseScope(flags: string[]): { name: string; values: string[] } {
     });
   }
   return { name: names[0]!, values: parsed.map((p) => p.value) };
-}
-
-function splitList(values: string[]): string[] {
-  return values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
-}
-
-/** One line about what part of the database a snapshot holds, or undefined for a full snapshot. */
-function describeScope(scope: SnapshotScope | null): string | undefined {
-  if (!scope) return undefined;
-  if (scope.kind === 'tables') {
-    return `Scope: ${scope.modules ? `modules ${scope.modules.join(', ')}: ` : ''}tables ${scope.tables.join(', ')}`;
-  }
-  const parts = [`Scope: ${scope.name} ${scope.key}=${scope.values.join(', ')}`];
-  if (scope.shared.length > 0) parts.push(`shared: ${scope.shared.join(', ')}`);
-  if (scope.leftOut.length > 0) parts.push(`left out: ${scope.leftOut.join(', ')}`);
-  if (scope.crossTenant.length > 0) parts.push(`${scope.crossTenant.length} cross-tenant reference${scope.crossTenant.length > 1 ? 's' : ''} (see the warnings)`);
-  return parts.join('; ');
 }
