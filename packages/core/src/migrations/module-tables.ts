@@ -84,14 +84,9 @@ export async function moduleTablesAt(
  * that created no table is a config error naming it.
  */
 export function tablesOfModules(config: LoadedConfig, map: ModuleTables, modules: string[]): string[] {
+  checkModuleNames(config, modules);
   const tables = new Set<string>();
   for (const module of modules) {
-    if (!(module in config.modules)) {
-      throw new ConfigError(`There is no module "${module}" in the config.`, {
-        code: 'module-unknown',
-        hint: `Modules: ${Object.keys(config.modules).join(', ')}.`,
-      });
-    }
     const mine = [...map].filter(([, m]) => m === module).map(([t]) => t);
     if (mine.length === 0) {
       throw new ConfigError(`Module ${module} creates no table at this point of its migrations.`, {
@@ -102,6 +97,16 @@ export function tablesOfModules(config: LoadedConfig, map: ModuleTables, modules
     for (const t of mine) tables.add(t);
   }
   return [...tables].sort();
+}
+
+/** Refuses a module name the config does not have, naming the ones it has. */
+export function checkModuleNames(config: LoadedConfig, modules: string[]): void {
+  const unknown = modules.find((m) => !(m in config.modules));
+  if (unknown === undefined) return;
+  throw new ConfigError(`There is no module "${unknown}" in the config.`, {
+    code: 'module-unknown',
+    hint: `Modules: ${Object.keys(config.modules).join(', ')}.`,
+  });
 }
 
 async function tableOids(client: pg.ClientBase): Promise<string[]> {

@@ -5,7 +5,7 @@ import { DatabaseError, redactUrl } from '../errors.js';
 import { snapshotPrefix } from '../format/manifest-io.js';
 import type { Manifest } from '../format/manifest-schema.js';
 import { planRestoreMigrations, runMigrations } from '../migrations/migration-runner.js';
-import { migrateRecordingModules, tablesOfModules } from '../migrations/module-tables.js';
+import { checkModuleNames, migrateRecordingModules, tablesOfModules } from '../migrations/module-tables.js';
 import type { MigrationRef } from '../migrations/migration-types.js';
 import type { OperationContext } from '../operation-context.js';
 import { captureDatabase } from '../snapshot/snapshot-capture.js';
@@ -72,8 +72,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
   for (const module of migrations.newModules) warn(`Module ${module} is not in the snapshot; it is migrated fully after the load.`);
   // Names are checked against the snapshot before any database is created: a typo costs nothing.
   if (options.tables) resolveTableNames(options.tables, manifest.tables.map((t) => tableId(t.schema, t.name)), `Snapshot ${manifest.id}`);
-  const unknownModules = (options.modules ?? []).filter((m) => !(m in config.modules));
-  if (unknownModules.length > 0) tablesOfModules(config, new Map(), unknownModules);
+  checkModuleNames(config, options.modules ?? []);
   const exclude = tablesLeftEmpty(env, options.excludeTables);
 
   const plan: RestorePlan = {
