@@ -9,6 +9,7 @@ import pg from 'pg';
 import { expect } from 'vitest';
 
 import { REPO_ROOT, describeRun, runStrata, type CliResult } from '../support/cli.js';
+import { queryAt as query } from '../support/database.js';
 
 export const SHOP_DIR = path.join(REPO_ROOT, 'examples/shop');
 export const SHOP_CONFIG = path.join(SHOP_DIR, 'strata.config.ts');
@@ -104,15 +105,7 @@ export function moduleStatuses(output: any): Array<{ module: string; applied: st
 }
 
 /** Runs `sql` on the database at `url` and returns the rows. */
-export async function query<R extends pg.QueryResultRow = any>(url: string, sql: string, params: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<R>(sql, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
+export { query };
 
 /** Whether a database of that name exists on the server of `adminUrl`. */
 export async function databaseExists(adminUrl: string, name: string): Promise<boolean> {

@@ -18,7 +18,13 @@ export interface ForeignKeyInfo {
   name: string;
   refSchema: string;
   refTable: string;
+  /** `pg_get_constraintdef`: re-adding it restores it exactly (NOT VALID, DEFERRABLE, actions). */
   definition: string;
+  /** Referencing and referenced columns, in key order. */
+  columns: string[];
+  refColumns: string[];
+  /** False for a key added NOT VALID and never validated. */
+  validated: boolean;
 }
 
 /** An index or a PK/unique constraint, with the SQL that recreates it. */
@@ -63,7 +69,12 @@ export async function listTables(client: pg.ClientBase): Promise<TableInfo[]> {
 export async function listForeignKeys(client: pg.ClientBase): Promise<ForeignKeyInfo[]> {
   const { rows } = await client.query<ForeignKeyInfo>(`
     SELECT n.nspname AS schema, c.relname AS table, con.conname AS name,
-           rn.nspname AS "refSchema", rc.relname AS "refTable", pg_get_constraintdef(con.oid) AS definition
+           rn.nspname AS "refSchema", rc.relname AS "refTable", pg_get_constraintdef(con.oid) AS definition,
+           con.convalidated AS validated,
+           to_json(ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+                           JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord)) AS columns,
+           to_json(ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
+                           JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord)) AS "refColumns"
       FROM pg_constraint con
       JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
       JOIN pg_class rc ON rc.oid = con.confrelid JOIN pg_namespace rn ON rn.oid = rc.relnamespace
@@ -138,17 +149,7 @@ export async function readSchemaInfo(client: pg.ClientBase, tables: Array<{ sche
       FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE i.indisunique AND c.relkind = 'r' AND ${USER_SCHEMAS}
      ORDER BY 1, 2, 3 DESC`);
-  const { rows: fks } = await client.query<{ schema: string; table: string; refSchema: string; refTable: string; columns: string[]; refColumns: string[] }>(`
-    SELECT n.nspname AS schema, c.relname AS table, rn.nspname AS "refSchema", rc.relname AS "refTable",
-           to_json(ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
-                           JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord)) AS columns,
-           to_json(ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
-                           JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord)) AS "refColumns"
-      FROM pg_constraint con
-      JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-      JOIN pg_class rc ON rc.oid = con.confrelid JOIN pg_namespace rn ON rn.oid = rc.relnamespace
-     WHERE con.contype = 'f' AND con.conparentid = 0 AND ${USER_SCHEMAS}
-     ORDER BY 1, 2, con.conname`);
+  const fks = await listForeignKeys(client);
   const required = new Set(notNull.map((r) => `${tableId(r.schema, r.table)}\0${r.column}`));
   return {
     tables: tables.map((t) => {

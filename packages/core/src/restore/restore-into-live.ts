@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { LoadedConfig } from '../config/config-loader.js';
 import { connectClient, describeServer, qualified, quoteIdent, withDatabase } from '../db/pg-connect.js';
-import { tableId, type TableInfo } from '../db/pg-introspect.js';
+import { listForeignKeys, tableId, type ForeignKeyInfo, type TableInfo } from '../db/pg-introspect.js';
 import { ConfigError, DatabaseError, MigrationError } from '../errors.js';
 import type { Manifest, TableEntry } from '../format/manifest-schema.js';
 import { migrationKey, moduleTableName } from '../migrations/migration-source.js';
@@ -115,35 +115,11 @@ export function assertSameColumns(entries: TableEntry[], live: TableInfo[], data
 }
 
 /** A foreign key with its columns, as needed to set it aside, check it by hand and put it back. */
-export interface ForeignKey {
-  schema: string;
-  table: string;
-  name: string;
-  refSchema: string;
-  refTable: string;
-  /** `pg_get_constraintdef`: re-adding it restores it exactly (NOT VALID, DEFERRABLE, actions). */
-  definition: string;
-  columns: string[];
-  refColumns: string[];
-  validated: boolean;
-}
+export type ForeignKey = ForeignKeyInfo;
 
 /** The foreign keys from or to any of `tables` (`schema.table` ids). */
 export async function foreignKeysTouching(client: pg.ClientBase, tables: ReadonlySet<string>): Promise<ForeignKey[]> {
-  const { rows } = await client.query<ForeignKey>(`
-    SELECT n.nspname AS schema, c.relname AS table, con.conname AS name,
-           rn.nspname AS "refSchema", rc.relname AS "refTable", pg_get_constraintdef(con.oid) AS definition,
-           con.convalidated AS validated,
-           to_json(ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
-                           JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord)) AS columns,
-           to_json(ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
-                           JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord)) AS "refColumns"
-      FROM pg_constraint con
-      JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-      JOIN pg_class rc ON rc.oid = con.confrelid JOIN pg_namespace rn ON rn.oid = rc.relnamespace
-     WHERE con.contype = 'f' AND con.conparentid = 0
-     ORDER BY n.nspname, c.relname, con.conname`);
-  return rows.filter((fk) => tables.has(tableId(fk.schema, fk.table)) || tables.has(tableId(fk.refSchema, fk.refTable)));
+  return (await listForeignKeys(client)).filter((fk) => tables.has(tableId(fk.schema, fk.table)) || tables.has(tableId(fk.refSchema, fk.refTable)));
 }
 
 /**
