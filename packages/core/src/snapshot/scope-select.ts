@@ -3,7 +3,7 @@ import { throwIfAborted } from '../abort.js';
 import { qualified, quoteIdent } from '../db/pg-connect.js';
 import { ConfigError } from '../errors.js';
 import type { TenantScope } from '../format/manifest-schema.js';
-import type { ScopePlan } from './scope-plan.js';
+import type { ScopeEdge, ScopePlan } from './scope-plan.js';
 import { ScopeSql } from './scope-sql.js';
 
 /** The rows a tenant scope selected, ready for COPY. */
@@ -167,12 +167,17 @@ async function select(
   const crossTenant: TenantScope['crossTenant'] = [];
   const pruned = new Set<string>();
   const required = plan.edges.filter((e) => e.nullableColumns.length === 0 && !plan.shared.has(e.from) && !plan.shared.has(e.to));
+  // A row of a table with one NOT NULL key into tenant tables was owned through that very key, so
+  // its target is owned: only the root's keys, self-references and tables with several such keys
+  // can point at another tenant in the first pass.
+  const intoTenantKeys = (id: string): number => required.filter((e) => e.from === id && e.intoTenant).length;
+  const mayCross = (e: ScopeEdge): boolean => e.intoTenant && (e.from === plan.root || e.from === e.to || intoTenantKeys(e.from) > 1);
   for (let changed: Set<string> | undefined; changed === undefined || changed.size > 0; ) {
     throwIfAborted(signal, 'snapshot');
     const now = new Set<string>();
     for (const edge of required) {
       // First pass: only keys into tenant tables can point at a row that is not here.
-      if (changed === undefined ? !edge.intoTenant : !changed.has(edge.to)) continue;
+      if (changed === undefined ? !mayCross(edge) : !changed.has(edge.to)) continue;
       if ((size.get(edge.from) ?? 0) === 0) continue;
       await joinFor(size.get(edge.from)!, [edge.from, edge.to]);
       const { rowCount } = await client.query(`DELETE FROM ${sql.temp(edge.from)} d WHERE NOT ${sql.captured(edge, sql.carriedColumn(edge.from, 'd'))}`);
