@@ -179,6 +179,23 @@ describe('restoreInto', () => {
     expect(await snapshotIds(ctx)).toEqual(snapshotsBefore);
   });
 
+  it('refuses a tenant snapshot, whose tables hold only some rows, before changing or capturing anything', async () => {
+    const { db, ctx } = await liveDatabase();
+    const scoped = project.context(db.url, { config: { ...project.config, scopes: { project: { table: 'projects', shared: ['colours'] } } } });
+    const tenant = await snapshot({ ...scoped, scope: { name: 'project', values: ['1'] } });
+    const before = await contents(db.url);
+    const snapshotsBefore = await snapshotIds(ctx);
+
+    await expect(restoreInto({ ...ctx, id: tenant.id, into: db.name, tables: ['tasks'] })).rejects.toMatchObject({
+      code: 'into-tenant-snapshot',
+      exitCode: 2,
+      message: expect.stringContaining('holds only the rows of project 1'),
+      hint: expect.stringContaining('new database'),
+    });
+    expect(await contents(db.url)).toEqual(before);
+    expect(await snapshotIds(ctx)).toEqual(snapshotsBefore);
+  });
+
   it('refuses, changing nothing, when rows of a table left alone would point at rows the snapshot lacks', async () => {
     const { db, id, atSnapshot, ctx } = await liveDatabase();
     await query(db.url, "INSERT INTO invoices (project_id, amount) SELECT max(id), 5 FROM projects UNION ALL SELECT max(id), 6 FROM projects");

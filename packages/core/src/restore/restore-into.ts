@@ -66,6 +66,14 @@ export async function restoreInto(options: RestoreOptions, tuning: { lockTimeout
   // Where the snapshot is read from: this environment's storage, or the source's (promote).
   const from: OperationContext = options.source ? { ...ctx, storage: options.source.storage, env: { ...env, name: options.source.environment } } : ctx;
   const manifest = await showSnapshot(from, options.id);
+  if (manifest.scope?.kind === 'tenant') {
+    // Its tables hold only some tenants' rows: replacing a live table with them would delete
+    // every other tenant's rows, which nobody asked for.
+    throw new ConfigError(`Snapshot ${manifest.id} holds only the rows of ${manifest.scope.name} ${manifest.scope.values.join(', ')}, so it cannot replace whole tables of a live database.`, {
+      code: 'into-tenant-snapshot',
+      hint: 'Restore it into a new database instead (leave out --into).',
+    });
+  }
   const transformer = chooseTransformer(ctx, manifest, options.transformer);
   const prefix = snapshotPrefix(config.project, from.env.name, manifest.id);
 
