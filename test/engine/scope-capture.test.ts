@@ -201,3 +201,40 @@ describe('tenant scope capture', () => {
     expect(await snapshotDirs()).toEqual(before);
   });
 });
+
+// A table with two NOT NULL keys into the tenant's tables, one of them a self-reference: Globex's
+// category 4 hangs under Acme's root category 1, so following the self-reference down makes it
+// look like Acme's, and its company_id (Globex) must then leave it out.
+describe('a NOT NULL self-reference across tenants', () => {
+  const TREE = `
+export async function up(knex) {
+  await knex.raw(\`
+    CREATE TABLE company (id integer PRIMARY KEY, name text NOT NULL UNIQUE);
+    CREATE TABLE category (id integer PRIMARY KEY, company_id integer NOT NULL REFERENCES company, root_id integer NOT NULL REFERENCES category);
+    INSERT INTO company VALUES (1, 'Acme'), (2, 'Globex');
+    INSERT INTO category VALUES (1, 1, 1), (2, 1, 1), (3, 2, 3), (4, 2, 1);
+  \`);
+}
+export async function down() {}
+`;
+  let db: TestDatabase;
+  afterAll(async () => db?.drop());
+
+  it("leaves out the other tenant's row that the self-reference reached, and says so", async () => {
+    db = await createTestDatabase('scopetree');
+    const own = await engineProject({ '20240101000000_tree.mjs': TREE }, { scopes: { company: { table: 'company', key: 'name', shared: [] } } });
+    await own.migrate(db.url);
+    const ctx = own.context(db.url);
+    const taken = await snapshot({ ...ctx, scope: { name: 'company', values: ['Acme'] } });
+    const database = `strata_test_scopetree_${Date.now()}`;
+    created.push(database);
+    await restore({ ...ctx, id: taken.id, database });
+    const url = databaseUrl(db.url, database);
+    expect(await ids(url, 'SELECT id FROM category')).toEqual(await ids(db.url, "SELECT id FROM category WHERE company_id = (SELECT id FROM company WHERE name = 'Acme')"));
+    expect(await ids(url, 'SELECT id FROM company')).toEqual(['1']);
+    const scope = taken.manifest.scope;
+    expect(scope?.kind === 'tenant' && scope.crossTenant).toEqual([
+      { table: 'public.category', columns: ['company_id'], references: 'public.company', rows: 1, action: 'excluded' },
+    ]);
+  });
+});
