@@ -237,6 +237,26 @@ describe('PGlite driver', () => {
     expect(readFileSync(join(dir, 'strata.lock'), 'utf8').trim()).toBe(String(process.pid));
   });
 
+  it('keeps in-memory databases by name for the life of the process', async () => {
+    const memory = await driver.server('pglite://memory');
+    const work = await memory.createWork('shop');
+    expect(await memory.exists(work)).toBe(true);
+    const session = await driver.connect(driver.withDatabase('pglite://memory', work));
+    await session.query('CREATE TABLE kept (n int); INSERT INTO kept SELECT generate_series(1, 3)');
+    await session.close();
+    expect(await memory.promote(work, 'shop', false)).toBeUndefined();
+    expect(await memory.exists(work)).toBe(false);
+    const again = await driver.connect('pglite://memory/shop');
+    try {
+      const [row] = (await again.query<{ n: string }>('SELECT count(*) AS n FROM kept')).rows;
+      expect(row!.n).toBe('3');
+    } finally {
+      await again.close();
+    }
+    await memory.drop('shop');
+    expect(await memory.exists('shop')).toBe(false);
+  });
+
   it('translates errors into one sentence with a hint', async () => {
     const syntax = await source.query('SELEC 1').catch((error: unknown) => driver.translateError(error, sourceUrl, 'read'));
     expect(sentence(syntax)).toMatchObject({ code: 'database-query-failed' });

@@ -60,9 +60,8 @@ export function createPgliteDriver(copyOptions: Partial<PgliteCopyOptions> = {})
           connection: () => ({ pglite }),
           log: { warn: debug, error: debug, deprecate: debug, debug },
         } as Knex.Config);
+        // As on servers, errors of `work` (failed migrations) pass through for the caller to word.
         return await work(knex);
-      } catch (error) {
-        throw translatePgliteError(error, url, 'migrate');
       } finally {
         await knex?.destroy();
         await release(instance);

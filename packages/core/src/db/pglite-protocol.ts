@@ -106,24 +106,30 @@ const ESCAPES = new Map<number, number>([
  */
 export function dataRowToCopyText(payload: Buffer): Buffer {
   const columns = payload.readInt16BE(0);
-  const out: number[] = [];
+  // Worst case every byte is escaped: two bytes each, plus delimiters and the newline.
+  const out = Buffer.allocUnsafe(payload.length * 2 + columns * 2 + 1);
+  let length = 0;
   let offset = 2;
   for (let column = 0; column < columns; column++) {
-    if (column > 0) out.push(0x09);
-    const length = payload.readInt32BE(offset);
+    if (column > 0) out[length++] = 0x09;
+    const size = payload.readInt32BE(offset);
     offset += 4;
-    if (length < 0) {
-      out.push(BACKSLASH, 0x4e);
+    if (size < 0) {
+      out[length++] = BACKSLASH;
+      out[length++] = 0x4e; // NULL is written \N
       continue;
     }
-    for (let index = offset; index < offset + length; index++) {
+    for (let index = offset; index < offset + size; index++) {
       const byte = payload[index]!;
       const escaped = byte < 0x20 || byte === BACKSLASH ? ESCAPES.get(byte) : undefined;
-      if (escaped === undefined) out.push(byte);
-      else out.push(BACKSLASH, escaped);
+      if (escaped === undefined) out[length++] = byte;
+      else {
+        out[length++] = BACKSLASH;
+        out[length++] = escaped;
+      }
     }
-    offset += length;
+    offset += size;
   }
-  out.push(0x0a);
-  return Buffer.from(out);
+  out[length++] = 0x0a;
+  return Buffer.from(out.subarray(0, length));
 }

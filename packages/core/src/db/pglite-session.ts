@@ -231,7 +231,10 @@ export class PgliteSession implements DbSession {
     if (this.closed) return;
     this.closed = true;
     try {
-      if ((await transactionStatus(this.pg)) !== 'I') await runRaw(this.pg, 'ROLLBACK');
+      // A dropped or promoted database's instance is already closed: nothing to roll back.
+      if (!this.pg.closed && (await transactionStatus(this.pg)) !== 'I') await runRaw(this.pg, 'ROLLBACK');
+    } catch {
+      // The session is going away either way; its instance stays with its other users.
     } finally {
       await release(this.instance);
     }
