@@ -32,15 +32,14 @@ function lastResult<R>(results: Results<R>[]): QueryResult<R> {
 }
 
 /**
- * Rewrites `COPY … FROM STDIN [WITH (…)]` into PGlite's `COPY … FROM '/dev/blob' […]`. FREEZE is
- * dropped: it only helps a table created in the same transaction, and strata does not need it for
- * correctness.
+ * Rewrites `COPY … FROM STDIN [WITH (…)]` into PGlite's `COPY … FROM '/dev/blob' [WITH (…)]`.
+ * Options are kept: PGlite takes them as a server does (FREEZE included, which, as on a server,
+ * needs the table created or truncated in the same transaction).
  */
 export function toBlobCopy(sql: string): string {
   const match = COPY_IN.exec(sql);
   if (!match) throw new Error(`Not a COPY … FROM STDIN statement: ${sql.slice(0, 80)}`);
-  const options = match[2]!.replace(/,?\s*\bFREEZE\b(\s+(true|on|1))?\s*/gi, ' ').replace(/\(\s*,/g, '(').replace(/\bWITH\s*\(\s*\)/i, '');
-  return `${match[1]}'/dev/blob'${options}`.trimEnd();
+  return `${match[1]}'/dev/blob'${match[2]}`;
 }
 
 /** A session on a shared PGlite instance (one backend: sessions on it share its transaction). */
