@@ -58,8 +58,8 @@ export { prune, type PruneOptions, type PruneResult } from './retention/prune.js
 export { migrationStatus, migrateUp, runMigrations, planRestoreMigrations } from './migrations/migration-runner.js';
 export { listMigrations, migrationKey, moduleTableName } from './migrations/migration-source.js';
 export type { MigrationRef, ModuleMigrationStatus, RestoreMigrationPlan } from './migrations/migration-types.js';
-export { connectClient, withKnex } from './db/pg-connect.js';
-export { endClient } from './snapshot/snapshot-capture.js';
+export { connectClient, driverFor, endClient, withKnex } from './db/drivers.js';
+export type { CopyInStream, DatabaseDriver, DatabaseServer, DbSession, Queryable, QueryResult } from './db/driver.js';
 export { STRATA_VERSION } from './version.js';
 export { promote, type PromoteOptions, type PromoteResult } from './promote/promote.js';
 export { HookError, type HookStep, type PromotionHooks } from './promote/promote-hooks.js';

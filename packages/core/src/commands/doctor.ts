@@ -1,11 +1,10 @@
 import { BaseCommand } from '../base-command.js';
 import { loadConfig, type LoadedConfig, type ResolvedEnvironment } from '../config/config-loader.js';
-import { connectClient, describeServer, translatePgError, withKnex } from '../db/pg-connect.js';
+import { driverFor } from '../db/drivers.js';
 import { StrataError } from '../errors.js';
 import { environmentPrefix } from '../format/manifest-io.js';
 import { migrationStatus } from '../migrations/migration-runner.js';
 import { checkPlugins, describeType } from '../plugins/plugin-check.js';
-import { endClient } from '../snapshot/snapshot-capture.js';
 
 /** One line of the report. */
 export interface DoctorCheck {
@@ -78,26 +77,27 @@ export default class Doctor extends BaseCommand<typeof Doctor> {
         fail('plugins', error);
       }
 
-      const { host, port, database } = describeServer(env.databaseUrl);
+      const driver = driverFor(env.databaseUrl);
+      const { server, database } = driver.describe(env.databaseUrl);
       let reachable = false;
       try {
-        const client = await connectClient(env.databaseUrl);
+        const client = await driver.connect(env.databaseUrl);
         try {
           const { rows } = await client.query<{ version: string }>("SELECT current_setting('server_version') AS version");
           reachable = true;
-          record('database', { status: 'ok', detail: `${database} on ${host}:${port}` });
+          record('database', { status: 'ok', detail: `${database} on ${server}` });
           record('server', { status: 'ok', detail: `PostgreSQL ${rows[0]?.version ?? 'unknown'}` });
         } finally {
-          await endClient(client);
+          await client.close();
         }
       } catch (error) {
-        fail('database', translatePgError(error, env.databaseUrl, 'read from'));
+        fail('database', driver.translateError(error, env.databaseUrl, 'read from'));
         record('server', { status: 'skipped', detail: 'needs the database' });
       }
 
       if (reachable) {
         try {
-          const statuses = await withKnex(env.databaseUrl, (knex) => migrationStatus(knex, config!));
+          const statuses = await driver.withKnex(env.databaseUrl, (knex) => migrationStatus(knex, config!));
           const pending = statuses.filter((s) => s.pending.length > 0);
           const missing = statuses.filter((s) => s.missing.length > 0);
           if (missing.length > 0) {

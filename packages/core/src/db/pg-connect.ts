@@ -2,6 +2,8 @@ import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { DatabaseError, StrataError } from '../errors.js';
 
+// Internals of the PostgreSQL server driver (pg-driver.ts): core talks through the driver contract.
+
 // int8, numeric, dates and times stay strings: strata never rounds or re-zones a value.
 const passThrough = (value: string): string => value;
 for (const oid of [20, 1700, 1082, 1114, 1184]) pg.types.setTypeParser(oid, passThrough);
@@ -127,14 +129,3 @@ export async function withKnex<T>(url: string, work: (knex: Knex) => Promise<T>)
     await knex.destroy();
   }
 }
-
-/** Quotes an identifier for SQL. */
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-/** `"schema"."table"` */
-export function qualified(schema: string, table: string): string {
-  return `${quoteIdent(schema)}.${quoteIdent(table)}`;
-}
-

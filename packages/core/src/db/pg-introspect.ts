@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import type { Queryable } from './driver.js';
 import type { SchemaInfo } from '../contracts/transformer.js';
 
 /** A user table with the columns strata captures and loads. */
@@ -53,7 +53,7 @@ const NOT_EXTENSION_MEMBER = (oid: string): string =>
   `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = ${oid} AND d.deptype = 'e')`;
 
 /** Every ordinary user table (partition leaves included), sorted by schema and name. */
-export async function listTables(client: pg.ClientBase): Promise<TableInfo[]> {
+export async function listTables(client: Queryable): Promise<TableInfo[]> {
   const { rows } = await client.query<{ schema: string; name: string; estimate: string; columns: { name: string; type: string }[] | null }>(`
     SELECT n.nspname AS schema, c.relname AS name, greatest(c.reltuples, 0)::bigint AS estimate,
            (SELECT json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod)) ORDER BY a.attnum)
@@ -66,7 +66,7 @@ export async function listTables(client: pg.ClientBase): Promise<TableInfo[]> {
 }
 
 /** Every foreign key between user tables. */
-export async function listForeignKeys(client: pg.ClientBase): Promise<ForeignKeyInfo[]> {
+export async function listForeignKeys(client: Queryable): Promise<ForeignKeyInfo[]> {
   const { rows } = await client.query<ForeignKeyInfo>(`
     SELECT n.nspname AS schema, c.relname AS table, con.conname AS name,
            rn.nspname AS "refSchema", rc.relname AS "refTable", pg_get_constraintdef(con.oid) AS definition,
@@ -87,7 +87,7 @@ export async function listForeignKeys(client: pg.ClientBase): Promise<ForeignKey
  * Indexes and the PK/unique constraints they back, on ordinary tables. Indexes backing exclusion
  * constraints, and partitions' inherited indexes, are left out: strata leaves those in place.
  */
-export async function listIndexes(client: pg.ClientBase): Promise<IndexInfo[]> {
+export async function listIndexes(client: Queryable): Promise<IndexInfo[]> {
   const { rows } = await client.query<{ schema: string; table: string; name: string; contype: string | null; definition: string }>(`
     SELECT n.nspname AS schema, c.relname AS table, ic.relname AS name, con.contype,
            CASE WHEN con.oid IS NULL THEN pg_get_indexdef(i.indexrelid) ELSE pg_get_constraintdef(con.oid) END AS definition
@@ -109,7 +109,7 @@ export async function listIndexes(client: pg.ClientBase): Promise<IndexInfo[]> {
 }
 
 /** Every user sequence, with the column that owns it (serial `DEFAULT nextval` or identity). */
-export async function listSequences(client: pg.ClientBase): Promise<SequenceInfo[]> {
+export async function listSequences(client: Queryable): Promise<SequenceInfo[]> {
   const { rows } = await client.query<SequenceInfo>(`
     SELECT n.nspname AS schema, s.relname AS name, tn.nspname AS "ownerSchema", t.relname AS "ownerTable", a.attname AS "ownerColumn"
       FROM pg_class s JOIN pg_namespace n ON n.oid = s.relnamespace
@@ -137,7 +137,7 @@ export function normaliseTableName(name: string): string {
  * primary key, unique constraints and indexes, and foreign keys with their columns. Read before
  * any constraint is set aside, so restore sees the schema as the migrations made it.
  */
-export async function readSchemaInfo(client: pg.ClientBase, tables: Array<{ schema: string; name: string; columns: Array<{ name: string; type: string }> }>): Promise<SchemaInfo> {
+export async function readSchemaInfo(client: Queryable, tables: Array<{ schema: string; name: string; columns: Array<{ name: string; type: string }> }>): Promise<SchemaInfo> {
   const { rows: notNull } = await client.query<{ schema: string; table: string; column: string }>(`
     SELECT n.nspname AS schema, c.relname AS table, a.attname AS column
       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { LoadedConfig } from '../config/config-loader.js';
-import { isConnectionError, translatePgError } from '../db/pg-connect.js';
+import { driverFor } from '../db/drivers.js';
 import { ConfigError, MigrationError, StrataError } from '../errors.js';
 import type { ModuleEntry } from '../format/manifest-schema.js';
 import { ModuleMigrationSource } from './knex-migration-source.js';
@@ -196,7 +196,7 @@ async function readApplied(knex: Knex, config: LoadedConfig): Promise<Map<string
       applied.set(module, rows.map((row) => row.name));
     }
   } catch (error) {
-    throw translatePgError(error, serverUrl(knex));
+    throw translateError(error, serverUrl(knex));
   }
   return applied;
 }
@@ -215,10 +215,9 @@ async function migrationFailure(
   error: unknown,
 ): Promise<StrataError> {
   if (error instanceof StrataError) return error;
-  if (isConnectionError(error)) {
-    const translated = translatePgError(error, serverUrl(knex));
-    if (translated instanceof StrataError) return translated;
-  }
+  // Only a lost or refused session is the database's fault; anything else is the migration's.
+  const translated = translateError(error, serverUrl(knex));
+  if (translated instanceof StrataError && CONNECTION_CODES.has(translated.code)) return translated;
   if (error instanceof Error && error.name === 'MigrationLocked') {
     return new MigrationError(`The migrations table ${tableName} of module ${ref.module} is locked by another migration run.`, {
       code: 'migration-locked',
@@ -249,7 +248,22 @@ function driverMessage(error: unknown): string {
   return (own.split('\n')[0] ?? own).replace(/\.$/, '');
 }
 
-// For error messages only; translatePgError never prints the password.
+/** Codes of the driver errors that mean strata never got a working session. */
+const CONNECTION_CODES = new Set(['database-unreachable', 'database-auth-failed', 'database-not-found']);
+
+function translateError(error: unknown, url: string): unknown {
+  // A knex configured by a library user may carry a URL no driver claims: its error stays as is.
+  const driver = (() => {
+    try {
+      return driverFor(url);
+    } catch {
+      return undefined;
+    }
+  })();
+  return driver ? driver.translateError(error, url) : error;
+}
+
+// For error messages only; translateError never prints the password.
 function serverUrl(knex: Knex): string {
   const connection = (knex.client as { config?: { connection?: unknown } }).config?.connection;
   if (typeof connection === 'string') return connection;

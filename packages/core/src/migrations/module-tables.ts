@@ -1,11 +1,10 @@
-import type pg from 'pg';
 import type { LoadedConfig } from '../config/config-loader.js';
-import { connectClient, withDatabase, withKnex } from '../db/pg-connect.js';
+import type { Queryable } from '../db/driver.js';
+import { driverFor } from '../db/drivers.js';
 import { tableId } from '../db/pg-introspect.js';
 import { ConfigError } from '../errors.js';
 import type { ModuleEntry } from '../format/manifest-schema.js';
 import type { OperationContext } from '../operation-context.js';
-import { createWorkDatabase, dropDatabase, endClient, openAdmin } from '../restore/restore-target.js';
 import { planRestoreMigrations, runMigrations } from './migration-runner.js';
 import { moduleTableName } from './migration-source.js';
 import type { MigrationRef } from './migration-types.js';
@@ -25,10 +24,11 @@ export async function migrateRecordingModules(
   refs: MigrationRef[],
 ): Promise<ModuleTables> {
   const owner = new Map<string, string>();
-  const client = await connectClient(url);
+  const driver = driverFor(url);
+  const client = await driver.connect(url);
   try {
     for (const oid of await tableOids(client)) owner.set(oid, '');
-    await withKnex(url, (knex) =>
+    await driver.withKnex(url, (knex) =>
       runMigrations(knex, ctx.config, refs, {
         onMigration: async (ref) => {
           for (const oid of await tableOids(client)) if (!owner.has(oid)) owner.set(oid, ref.module);
@@ -49,7 +49,7 @@ export async function migrateRecordingModules(
     }
     return result;
   } finally {
-    await endClient(client);
+    await client.close();
   }
 }
 
@@ -64,18 +64,19 @@ export async function moduleTablesAt(
   modules: Record<string, ModuleEntry>,
 ): Promise<ModuleTables> {
   const plan = await planRestoreMigrations(ctx.config, modules);
-  const admin = await openAdmin(serverUrl);
+  const driver = driverFor(serverUrl);
+  const admin = await driver.server(serverUrl);
   let scratch: string | undefined;
   try {
-    scratch = await createWorkDatabase(admin, 'a module map');
-    return await migrateRecordingModules(ctx, withDatabase(serverUrl, scratch), plan.before);
+    scratch = await admin.createWork('a module map');
+    return await migrateRecordingModules(ctx, driver.withDatabase(serverUrl, scratch), plan.before);
   } finally {
     if (scratch) {
-      await dropDatabase(admin, scratch).catch((error: unknown) => {
+      await admin.drop(scratch).catch((error: unknown) => {
         ctx.log?.('warn', `Could not drop the scratch database ${scratch}: ${(error as Error).message}. Drop it by hand.`);
       });
     }
-    await endClient(admin);
+    await admin.close();
   }
 }
 
@@ -109,7 +110,7 @@ export function checkModuleNames(config: LoadedConfig, modules: string[]): void 
   });
 }
 
-async function tableOids(client: pg.ClientBase): Promise<string[]> {
+async function tableOids(client: Queryable): Promise<string[]> {
   const { rows } = await client.query<{ oid: string }>(
     `SELECT c.oid::text AS oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'`,

@@ -4,9 +4,8 @@ import path from 'node:path';
 
 import { z } from 'zod';
 
-import { connectClient, describeServer } from '../db/pg-connect.js';
+import { driverFor } from '../db/drivers.js';
 import { ConfigError, StrataError } from '../errors.js';
-import { endClient } from '../snapshot/snapshot-capture.js';
 
 /** A promotion hook failed: the promotion stopped there. */
 export class HookError extends StrataError {
@@ -98,15 +97,16 @@ async function runSql(file: string, databaseUrl: string): Promise<void> {
   } catch (error) {
     throw new Error(`cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
   }
-  const client = await connectClient(databaseUrl);
+  const driver = driverFor(databaseUrl);
+  const client = await driver.connect(databaseUrl);
   try {
     // One simple-protocol query: the file may hold several statements, run in one transaction.
     await client.query(`BEGIN;\n${sql}\n;COMMIT;`);
   } catch (error) {
-    const { database } = describeServer(databaseUrl);
+    const { database } = driver.describe(databaseUrl);
     throw new Error(`${(error as Error).message} (in database ${database})`);
   } finally {
-    await endClient(client, { force: true });
+    await client.close({ force: true });
   }
 }
 

@@ -1,6 +1,7 @@
-import type pg from 'pg';
 import type { LoadedConfig } from '../config/config-loader.js';
-import { connectClient, describeServer, qualified, quoteIdent, withDatabase } from '../db/pg-connect.js';
+import type { DbSession, Queryable } from '../db/driver.js';
+import { driverFor } from '../db/drivers.js';
+import { qualified, quoteIdent } from '../db/sql-names.js';
 import { listForeignKeys, tableId, type ForeignKeyInfo, type TableInfo } from '../db/pg-introspect.js';
 import { ConfigError, DatabaseError, MigrationError } from '../errors.js';
 import type { Manifest, TableEntry } from '../format/manifest-schema.js';
@@ -24,22 +25,24 @@ export interface IntoTarget {
  */
 export function resolveIntoTarget(into: string, envDatabaseUrl: string, targetUrl?: string): IntoTarget {
   let url: string;
+  const base = targetUrl ?? envDatabaseUrl;
+  const driver = driverFor(/^postgres(ql)?:\/\//i.test(into) ? into : base);
   try {
-    url = /^postgres(ql)?:\/\//i.test(into) ? new URL(into).toString() : withDatabase(targetUrl ?? envDatabaseUrl, into);
+    url = /^postgres(ql)?:\/\//i.test(into) ? new URL(into).toString() : driver.withDatabase(base, into);
   } catch {
     throw new ConfigError('The database given to --into is neither a database name nor a valid PostgreSQL URL.', {
       code: 'into-invalid',
       hint: 'Give the name of a database on the environment\'s server, or a URL such as postgres://user@host:5432/shop_dev.',
     });
   }
-  const { host, port, database } = describeServer(url);
-  return { url, database, server: `${host}:${port}` };
+  const { server, database } = driver.describe(url);
+  return { url, database, server };
 }
 
 /** Connects to the live database; a database that does not exist is named as such. */
-export async function connectInto(target: IntoTarget): Promise<pg.Client> {
+export async function connectInto(target: IntoTarget): Promise<DbSession> {
   try {
-    return await connectClient(target.url);
+    return await driverFor(target.url).connect(target.url);
   } catch (error) {
     if ((error as { code?: unknown }).code !== 'database-not-found') throw error;
     throw new DatabaseError(`There is no database "${target.database}" on ${target.server} to restore into.`, {
@@ -56,7 +59,7 @@ export async function connectInto(target: IntoTarget): Promise<pg.Client> {
  * migrations define them. A module on one side only differs, unless neither side applied any of
  * its migrations. Modules no longer in the config are read from the history table the snapshot names.
  */
-export async function assertSameModuleVersions(client: pg.ClientBase, config: LoadedConfig, manifest: Manifest, database: string): Promise<void> {
+export async function assertSameModuleVersions(client: Queryable, config: LoadedConfig, manifest: Manifest, database: string): Promise<void> {
   const names = [...new Set([...Object.keys(config.modules), ...Object.keys(manifest.modules)])].sort();
   const differences: string[] = [];
   for (const name of names) {
@@ -83,7 +86,7 @@ export async function assertSameModuleVersions(client: pg.ClientBase, config: Lo
   });
 }
 
-async function appliedMigrations(client: pg.ClientBase, historyTable: string): Promise<string[]> {
+async function appliedMigrations(client: Queryable, historyTable: string): Promise<string[]> {
   const { rows: [found] } = await client.query<{ oid: string | null }>('SELECT to_regclass($1)::text AS oid', [quoteIdent(historyTable)]);
   if (!found?.oid) return [];
   const { rows } = await client.query<{ name: string }>(`SELECT name FROM ${quoteIdent(historyTable)} ORDER BY id`);
@@ -118,7 +121,7 @@ export function assertSameColumns(entries: TableEntry[], live: TableInfo[], data
 export type ForeignKey = ForeignKeyInfo;
 
 /** The foreign keys from or to any of `tables` (`schema.table` ids). */
-export async function foreignKeysTouching(client: pg.ClientBase, tables: ReadonlySet<string>): Promise<ForeignKey[]> {
+export async function foreignKeysTouching(client: Queryable, tables: ReadonlySet<string>): Promise<ForeignKey[]> {
   return (await listForeignKeys(client)).filter((fk) => tables.has(tableId(fk.schema, fk.table)) || tables.has(tableId(fk.refSchema, fk.refTable)));
 }
 
@@ -127,7 +130,7 @@ export async function foreignKeysTouching(client: pg.ClientBase, tables: Readonl
  * way the constraint checks them: a key with a NULL part is not checked, and neither table's
  * inheriting tables take part.
  */
-export async function countOrphans(client: pg.ClientBase, fk: ForeignKey): Promise<number> {
+export async function countOrphans(client: Queryable, fk: ForeignKey): Promise<number> {
   const present = fk.columns.map((c) => `c.${quoteIdent(c)} IS NOT NULL`).join(' AND ');
   const match = fk.columns.map((c, i) => `p.${quoteIdent(fk.refColumns[i]!)} = c.${quoteIdent(c)}`).join(' AND ');
   const { rows: [row] } = await client.query<{ n: string }>(
@@ -163,7 +166,7 @@ export interface EnabledTrigger {
  * mode, rather than with `DISABLE/ENABLE TRIGGER USER`: that would switch on triggers someone had
  * switched off in the live database.
  */
-export async function enabledUserTriggers(client: pg.ClientBase, tables: string[]): Promise<EnabledTrigger[]> {
+export async function enabledUserTriggers(client: Queryable, tables: string[]): Promise<EnabledTrigger[]> {
   const { rows } = await client.query<EnabledTrigger>(
     `SELECT n.nspname AS schema, c.relname AS table, t.tgname AS name, t.tgenabled AS enabled
        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -185,7 +188,7 @@ export function triggerStatement(trigger: EnabledTrigger, action: 'disable' | 'r
  * value + 1, never backwards: other sessions may already have taken values past the loaded ones.
  * Returns how many moved.
  */
-export async function advanceOwnedSequences(client: pg.ClientBase, tables: string[]): Promise<number> {
+export async function advanceOwnedSequences(client: Queryable, tables: string[]): Promise<number> {
   const { rows: sequences } = await client.query<{ schema: string; name: string; table_schema: string; table_name: string; column_name: string; increment: string }>(
     `SELECT sn.nspname AS schema, s.relname AS name, tn.nspname AS table_schema, t.relname AS table_name, a.attname AS column_name,
             seq.seqincrement::text AS increment
@@ -214,7 +217,7 @@ export async function advanceOwnedSequences(client: pg.ClientBase, tables: strin
 }
 
 /** Exact row counts of `tables` (without inheriting tables, as COPY reads them), for the plan (`into.emptied`). */
-export async function countRows(client: pg.ClientBase, tables: { schema: string; name: string }[]): Promise<{ table: string; rows: number }[]> {
+export async function countRows(client: Queryable, tables: { schema: string; name: string }[]): Promise<{ table: string; rows: number }[]> {
   const counts: { table: string; rows: number }[] = [];
   for (const t of tables) {
     const { rows: [row] } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ONLY ${qualified(t.schema, t.name)}`);

@@ -1,7 +1,8 @@
-import type pg from 'pg';
 import { normaliseAbort, throwIfAborted } from '../abort.js';
 import { formatDuration } from '../cli/text-format.js';
-import { connectClient, qualified, quoteIdent, translatePgError } from '../db/pg-connect.js';
+import type { DbSession, Queryable } from '../db/driver.js';
+import { driverFor } from '../db/drivers.js';
+import { qualified, quoteIdent } from '../db/sql-names.js';
 import type { TableTransform, Transformer } from '../contracts/transformer.js';
 import { listTables, readSchemaInfo, tableId } from '../db/pg-introspect.js';
 import { ConfigError, DatabaseError, redactUrl } from '../errors.js';
@@ -9,7 +10,7 @@ import { snapshotPrefix } from '../format/manifest-io.js';
 import { MANIFEST_FILE, type Manifest, type TableEntry } from '../format/manifest-schema.js';
 import { moduleTablesAt, tablesOfModules } from '../migrations/module-tables.js';
 import type { OperationContext } from '../operation-context.js';
-import { captureDatabase, endClient } from '../snapshot/snapshot-capture.js';
+import { captureDatabase } from '../snapshot/snapshot-capture.js';
 import { showSnapshot } from '../snapshot/snapshot-catalog.js';
 import {
   advanceOwnedSequences,
@@ -57,6 +58,13 @@ export async function restoreInto(options: RestoreOptions, tuning: { lockTimeout
   const { config, env, signal } = options;
   checkOptions(options);
   const target = resolveIntoTarget(options.into!, env.databaseUrl, options.targetUrl);
+  if (driverFor(target.url).maxSessions === 1) {
+    // The safety snapshot reads the tables from a second session while the first holds them locked.
+    throw new ConfigError(`strata cannot restore --into ${target.database}: its engine allows one session at a time, and the safety snapshot needs a second.`, {
+      code: 'into-single-session',
+      hint: 'Restore into a new database instead (leave out --into).',
+    });
+  }
   const warnings: string[] = [];
   const warn = (message: string): void => {
     warnings.push(message);
@@ -172,7 +180,7 @@ export async function restoreInto(options: RestoreOptions, tuning: { lockTimeout
     await abandon(ctx, client, target, run, error);
     throw translateFailure(normaliseAbort(error, signal, 'restore'), target, lockTimeoutMs);
   } finally {
-    await endClient(client);
+    await client.close();
   }
 }
 
@@ -216,7 +224,7 @@ async function selectEntries(
 }
 
 /** Checks a transformer's rules against the live schema before anything is locked or changed. */
-async function prepareTransforms(client: pg.ClientBase, transformer: Transformer | undefined, entries: TableEntry[]): Promise<Map<TableEntry, TableTransform | undefined>> {
+async function prepareTransforms(client: Queryable, transformer: Transformer | undefined, entries: TableEntry[]): Promise<Map<TableEntry, TableTransform | undefined>> {
   const transforms = new Map<TableEntry, TableTransform | undefined>();
   if (!transformer) return transforms;
   const schema = await readSchemaInfo(client, entries);
@@ -225,7 +233,7 @@ async function prepareTransforms(client: pg.ClientBase, transformer: Transformer
   return transforms;
 }
 
-async function lockTables(client: pg.ClientBase, tables: string[], mode: string): Promise<void> {
+async function lockTables(client: Queryable, tables: string[], mode: string): Promise<void> {
   if (tables.length === 0) return;
   const names = tables.map((t) => {
     const dot = t.indexOf('.');
@@ -240,7 +248,7 @@ async function lockTables(client: pg.ClientBase, tables: string[], mode: string)
  */
 async function loadAll(
   ctx: OperationContext,
-  client: pg.Client,
+  client: DbSession,
   manifest: Manifest,
   prefix: string,
   entries: TableEntry[],
@@ -267,7 +275,7 @@ async function loadAll(
  * restored tables come from one consistent snapshot; re-adding them checks them anyway. A key
  * that was NOT VALID is put back as such and never checked.
  */
-async function checkReferences(client: pg.ClientBase, foreignKeys: ForeignKey[], selected: ReadonlySet<string>): Promise<void> {
+async function checkReferences(client: Queryable, foreignKeys: ForeignKey[], selected: ReadonlySet<string>): Promise<void> {
   const broken: { fk: ForeignKey; rows: number }[] = [];
   for (const fk of foreignKeys) {
     if (!fk.validated) continue;
@@ -278,7 +286,7 @@ async function checkReferences(client: pg.ClientBase, foreignKeys: ForeignKey[],
   if (broken.length > 0) throw breaksReferencesError(broken, selected);
 }
 
-async function readdForeignKey(client: pg.ClientBase, fk: ForeignKey, selected: ReadonlySet<string>): Promise<void> {
+async function readdForeignKey(client: Queryable, fk: ForeignKey, selected: ReadonlySet<string>): Promise<void> {
   try {
     await client.query(`ALTER TABLE ${qualified(fk.schema, fk.table)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition}`);
   } catch (error) {
@@ -305,9 +313,9 @@ async function readdForeignKey(client: pg.ClientBase, fk: ForeignKey, selected: 
  * back. Only a COMMIT whose answer never arrived leaves the outcome unknown: then the safety
  * snapshot is kept.
  */
-async function abandon(ctx: OperationContext, client: pg.Client, target: IntoTarget, run: RunState, error: unknown): Promise<void> {
+async function abandon(ctx: OperationContext, client: DbSession, target: IntoTarget, run: RunState, error: unknown): Promise<void> {
   if (run.stage === 'checking') return;
-  await endClient(client, { force: true });
+  await client.close({ force: true });
   if (run.backend) await endBackend(target.url, run.backend);
   const answeredByServer = typeof (error as { severity?: unknown } | null)?.severity === 'string';
   if (run.stage === 'committing' && !answeredByServer) {
@@ -332,9 +340,9 @@ async function abandon(ctx: OperationContext, client: pg.Client, target: IntoTar
  * transaction rolled back. Best effort: if the server cannot be reached, it rolls back by itself.
  */
 async function endBackend(url: string, backend: { pid: number; started: string }): Promise<void> {
-  let admin: pg.Client | undefined;
+  let admin: DbSession | undefined;
   try {
-    admin = await connectClient(url);
+    admin = await driverFor(url).connect(url);
     const deadline = Date.now() + 10_000;
     for (;;) {
       const { rows } = await admin.query<{ ended: boolean }>(
@@ -347,7 +355,7 @@ async function endBackend(url: string, backend: { pid: number; started: string }
   } catch {
     // Unreachable now: the server notices the closed connection and rolls back on its own.
   } finally {
-    if (admin) await endClient(admin);
+    if (admin) await admin.close();
   }
 }
 
@@ -368,7 +376,7 @@ function translateFailure(error: unknown, target: IntoTarget, lockTimeoutMs: num
       cause: error,
     });
   }
-  return translatePgError(error, redactUrl(target.url), 'restore into');
+  return driverFor(target.url).translateError(error, redactUrl(target.url), 'restore into');
 }
 
 function entryId(entry: { schema: string; name: string }): string {

@@ -1,9 +1,9 @@
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { normaliseAbort, throwIfAborted } from '../abort.js';
-import { connectClient, qualified, quoteIdent } from '../db/pg-connect.js';
+import type { DatabaseDriver, DbSession, Queryable } from '../db/driver.js';
+import { driverFor } from '../db/drivers.js';
+import { qualified, quoteIdent } from '../db/sql-names.js';
 import type { TableTransform, Transformer } from '../contracts/transformer.js';
 import { listForeignKeys, listIndexes, listSequences, listTables, normaliseTableName, readSchemaInfo, tableId, type ForeignKeyInfo, type IndexInfo, type TableInfo } from '../db/pg-introspect.js';
 import { CopyRowTransform } from '../format/copy-text.js';
@@ -12,7 +12,6 @@ import type { Manifest, TableEntry } from '../format/manifest-schema.js';
 import { CopyRowCounter, DigestStream } from '../format/stream-digest.js';
 import type { OperationContext } from '../operation-context.js';
 import { checkTable, verifyTable } from '../snapshot/snapshot-catalog.js';
-import { endClient } from '../snapshot/snapshot-capture.js';
 import { foreignKeyOrder } from './fk-order.js';
 import { resolveTableNames, selectionDependencies } from './restore-selection.js';
 import type { RestoreReport, RestoreTableResult } from './restore-types.js';
@@ -67,7 +66,7 @@ export interface LoadSelection {
  * `withDependencies`.
  */
 export async function planLoad(
-  client: pg.ClientBase,
+  client: Queryable,
   manifest: Manifest,
   removedModules: string[],
   exclude: string[] = [],
@@ -184,7 +183,8 @@ export async function loadData(
   transformer?: Transformer,
 ): Promise<LoadResult> {
   const loadedIds = new Set(plan.load.map(({ entry }) => tableId(entry.schema, entry.name)));
-  const client = await connectClient(url);
+  const driver = driverFor(url);
+  const client = await driver.connect(url);
   let indexes: IndexInfo[] = [];
   let fks: ForeignKeyInfo[] = [];
   const tables: RestoreTableResult[] = [];
@@ -239,16 +239,16 @@ export async function loadData(
     await client.query('COMMIT');
   } catch (error) {
     // Not ROLLBACK: it would queue behind a COPY still in progress. The database is dropped anyway.
-    await endClient(client, { force: true });
+    await client.close({ force: true });
     throw normaliseAbort(error, ctx.signal, 'restore');
   }
   try {
     // Unique structures first: foreign keys need the referenced keys in place.
-    await rebuild(ctx, url, INDEX_CONNECTIONS, indexes.map((i) => ({
+    await rebuild(ctx, driver, url, client, Math.min(INDEX_CONNECTIONS, driver.maxSessions), indexes.map((i) => ({
       item: i.name,
       sql: i.constraintType ? `ALTER TABLE ${qualified(i.schema, i.table)} ADD CONSTRAINT ${quoteIdent(i.name)} ${i.definition}` : i.definition,
     })));
-    await rebuild(ctx, url, 1, fks.map((fk) => ({
+    await rebuild(ctx, driver, url, client, 1, fks.map((fk) => ({
       item: fk.name,
       sql: `ALTER TABLE ${qualified(fk.schema, fk.table)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition}`,
     })));
@@ -265,7 +265,7 @@ export async function loadData(
       cycles: plan.cycles,
     };
   } finally {
-    await endClient(client);
+    await client.close();
   }
 }
 
@@ -275,7 +275,7 @@ export async function loadData(
  * only right for a table created or truncated in this transaction of a database nobody else reads.
  */
 export async function loadTable(
-  client: pg.Client,
+  client: DbSession,
   ctx: OperationContext,
   manifest: Manifest,
   prefix: string,
@@ -289,7 +289,7 @@ export async function loadTable(
   const columns = entry.columns.map((c) => quoteIdent(c.name)).join(', ');
   const digest = new DigestStream();
   const counter = new CopyRowCounter((rows) => progress(rows, false));
-  const sink = client.query(copyFrom(`COPY ${qualified(entry.schema, entry.name)} (${columns}) FROM STDIN${options.freeze === false ? '' : ' WITH (FREEZE)'}`));
+  const sink = client.copyIn(`COPY ${qualified(entry.schema, entry.name)} (${columns}) FROM STDIN${options.freeze === false ? '' : ' WITH (FREEZE)'}`);
   try {
     const source = await ctx.storage.read(`${prefix}${entry.file}`, { signal: ctx.signal });
     const transforming = transform ? [new CopyRowTransform(transform, entry.columns.length, id)] : [];
@@ -327,17 +327,32 @@ export async function loadTable(
   return { table: id, rows: sink.rowCount, durationMs: Date.now() - started };
 }
 
-/** Runs DDL statements on up to `connections` connections at once, each statement on its own. */
-async function rebuild(ctx: OperationContext, url: string, connections: number, statements: { item: string; sql: string }[]): Promise<void> {
+/**
+ * Runs DDL statements on up to `connections` new sessions at once, each statement on its own. A
+ * single-session engine cannot open another while `held` is open: they run there, one by one.
+ */
+async function rebuild(
+  ctx: OperationContext,
+  driver: DatabaseDriver,
+  url: string,
+  held: DbSession,
+  connections: number,
+  statements: { item: string; sql: string }[],
+): Promise<void> {
   if (statements.length === 0) return;
   const queue = [...statements];
   const workers = Math.min(connections, queue.length);
-  const clients: pg.Client[] = [];
+  const shared = driver.maxSessions <= 1;
+  const clients: DbSession[] = [];
   try {
-    for (let i = 0; i < workers; i++) {
-      const c = await connectClient(url);
-      await c.query("SET maintenance_work_mem = '256MB'");
-      clients.push(c);
+    if (shared) {
+      clients.push(held);
+    } else {
+      for (let i = 0; i < workers; i++) {
+        const c = await driver.connect(url);
+        await c.query("SET maintenance_work_mem = '256MB'");
+        clients.push(c);
+      }
     }
     let done = 0;
     await Promise.all(
@@ -350,7 +365,7 @@ async function rebuild(ctx: OperationContext, url: string, connections: number, 
       }),
     );
   } finally {
-    await Promise.all(clients.map((c) => endClient(c)));
+    if (!shared) await Promise.all(clients.map((c) => c.close()));
   }
 }
 
@@ -358,7 +373,7 @@ async function rebuild(ctx: OperationContext, url: string, connections: number, 
  * Moves every sequence past both the value it had in the snapshot and the largest value loaded
  * into the column that owns it, so the next INSERT gets a fresh id.
  */
-async function resetSequences(client: pg.ClientBase, manifest: Manifest): Promise<number> {
+async function resetSequences(client: Queryable, manifest: Manifest): Promise<number> {
   const recorded = new Map(manifest.sequences.map((s) => [tableId(s.schema, s.name), s]));
   let reset = 0;
   for (const seq of await listSequences(client)) {

@@ -1,5 +1,6 @@
 import { throwIfAborted, normaliseAbort } from '../abort.js';
-import { connectClient, describeServer, translatePgError, withDatabase, withKnex } from '../db/pg-connect.js';
+import type { DatabaseServer, DbSession } from '../db/driver.js';
+import { driverFor } from '../db/drivers.js';
 import { tableId } from '../db/pg-introspect.js';
 import { DatabaseError, redactUrl } from '../errors.js';
 import { snapshotPrefix } from '../format/manifest-io.js';
@@ -14,17 +15,7 @@ import { loadData, planLoad, type LoadPlan } from './restore-load.js';
 import { restoreInto } from './restore-into.js';
 import { checkRestoreArguments, chooseTransformer, hasSelection } from './restore-rules.js';
 import { resolveTableNames } from './restore-selection.js';
-import {
-  createWorkDatabase,
-  databaseExists,
-  databaseExistsError,
-  dropAbandonedWorkDatabases,
-  dropDatabase,
-  endClient,
-  openAdmin,
-  promoteWorkDatabase,
-  resolveRestoreTarget,
-} from './restore-target.js';
+import { databaseExistsError, resolveRestoreTarget } from './restore-target.js';
 import type { RestoreOptions, RestorePlan, RestoreReport } from './restore-types.js';
 
 /**
@@ -59,8 +50,8 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
     ...(options.replace ? { replace: true } : {}),
     ...(options.confirm ? { confirm: options.confirm } : {}),
   });
-  const { host, port } = describeServer(target.url);
-  const server = `${host}:${port}`;
+  const driver = driverFor(target.url);
+  const { server } = driver.describe(target.url);
 
   // Where the snapshot is read from: this environment's storage, or the source's (promote).
   const from: OperationContext = options.source ? { ...ctx, storage: options.source.storage, env: { ...env, name: options.source.environment } } : ctx;
@@ -87,11 +78,11 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
     ...(transformer ? { transformer: transformer.name } : {}),
   };
 
-  const admin = await openAdmin(target.url);
+  const admin = await driver.server(target.url);
   let work: string | undefined;
-  let guard: Awaited<ReturnType<typeof connectClient>> | undefined;
+  let guard: DbSession | undefined;
   try {
-    const exists = await databaseExists(admin, target.database);
+    const exists = await admin.exists(target.database);
     if (exists && !options.replace) throw databaseExistsError(target.database, server);
     if (!exists && options.replace) {
       throw new DatabaseError(`There is no database "${target.database}" on ${server} to replace.`, {
@@ -114,13 +105,13 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
       return { plan: planned, dryRun: true, database: target.database, tables: [], rebuilt: { indexes: 0, constraints: 0, foreignKeys: 0 }, sequencesReset: 0, warnings, durationMs: Date.now() - started };
     }
 
-    for (const leftover of await dropAbandonedWorkDatabases(admin)) {
+    for (const leftover of await admin.dropAbandoned()) {
       ctx.log?.('info', `Dropped ${leftover}, left behind by an interrupted restore.`);
     }
 
     let safetySnapshotId: string | undefined;
     if (options.replace) {
-      const safety = await captureDatabase(ctx, withDatabase(target.url, target.database), {
+      const safety = await captureDatabase(ctx, driver.withDatabase(target.url, target.database), {
         description: `Safety snapshot of ${target.database} before restoring ${manifest.id} over it`,
         tags: ['safety'],
       });
@@ -129,10 +120,12 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
     }
 
     throwIfAborted(signal, 'restore');
-    work = await createWorkDatabase(admin, target.database);
-    const workUrl = withDatabase(target.url, work);
-    // Held for the whole run: a database with a session is never taken for a killed restore's leftover.
-    guard = await connectClient(workUrl);
+    work = await admin.createWork(target.database);
+    const workUrl = driver.withDatabase(target.url, work);
+    // Held for the whole run: a database with a session is never taken for a killed restore's
+    // leftover. A single-session engine has no other process to race with, and the guard would
+    // take the only session the restore itself needs.
+    if (driver.maxSessions > 1) guard = await driver.connect(workUrl);
 
     const loadPlan = await prepareWorkDatabase(ctx, workUrl, manifest, migrations, exclude, options);
     for (const s of loadPlan.skipped) warn(`Table ${s.table} is skipped: ${s.reason}.`);
@@ -145,9 +138,9 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
     if (options.beforeRename) await options.beforeRename(workUrl);
 
     throwIfAborted(signal, 'restore');
-    await endClient(guard);
+    await guard?.close();
     guard = undefined;
-    const replacedDatabaseRenamedTo = await promoteWorkDatabase(admin, work, target.database, options.replace === true);
+    const replacedDatabaseRenamedTo = await admin.promote(work, target.database, options.replace === true);
     work = undefined;
     return {
       plan: {
@@ -167,15 +160,15 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
       durationMs: Date.now() - started,
     };
   } catch (error) {
-    if (guard) await endClient(guard, { force: true });
+    if (guard) await guard.close({ force: true });
     if (work) {
-      await dropDatabase(admin, work).catch((dropError: unknown) => {
+      await admin.drop(work).catch((dropError: unknown) => {
         ctx.log?.('warn', `Could not drop the incomplete database ${work}: ${(dropError as Error).message}. Drop it by hand.`);
       });
     }
-    throw translatePgError(normaliseAbort(error, signal, 'restore'), redactUrl(target.url), 'restore into');
+    throw driver.translateError(normaliseAbort(error, signal, 'restore'), redactUrl(target.url), 'restore into');
   } finally {
-    await endClient(admin);
+    await admin.close();
   }
 }
 
@@ -191,7 +184,7 @@ function refName(ref: MigrationRef): string {
 
 async function migrate(ctx: OperationContext, url: string, refs: MigrationRef[]): Promise<void> {
   if (refs.length === 0) return;
-  await withKnex(url, (knex) =>
+  await driverFor(url).withKnex(url, (knex) =>
     runMigrations(knex, ctx.config, refs, {
       onMigration: (ref) => ctx.onProgress?.({ phase: 'migrate', item: refName(ref), rows: 0, done: true }),
     }),
@@ -219,30 +212,30 @@ async function prepareWorkDatabase(
   const selection = hasSelection(options)
     ? { tables: options.tables ?? [], moduleTables, withDependencies: options.withDependencies === true }
     : undefined;
-  const client = await connectClient(url);
+  const client = await driverFor(url).connect(url);
   try {
     return await planLoad(client, manifest, migrations.removedModules, exclude, selection);
   } finally {
-    await endClient(client);
+    await client.close();
   }
 }
 
 /** The load plan of a dry run with a selection, worked out in a scratch database that is dropped afterwards. */
 async function planOnScratch(
   ctx: OperationContext,
-  admin: Awaited<ReturnType<typeof openAdmin>>,
+  admin: DatabaseServer,
   target: { url: string; database: string },
   manifest: Manifest,
   migrations: { before: MigrationRef[]; removedModules: string[] },
   exclude: string[],
   options: RestoreOptions,
 ): Promise<LoadPlan> {
-  const scratch = await createWorkDatabase(admin, `a dry run of ${target.database}`);
+  const scratch = await admin.createWork(`a dry run of ${target.database}`);
   try {
     // A dry run reports no migration progress: nothing it migrates is kept.
-    return await prepareWorkDatabase({ ...ctx, onProgress: undefined }, withDatabase(target.url, scratch), manifest, migrations, exclude, options);
+    return await prepareWorkDatabase({ ...ctx, onProgress: undefined }, driverFor(target.url).withDatabase(target.url, scratch), manifest, migrations, exclude, options);
   } finally {
-    await dropDatabase(admin, scratch).catch((error: unknown) => {
+    await admin.drop(scratch).catch((error: unknown) => {
       ctx.log?.('warn', `Could not drop the scratch database ${scratch}: ${(error as Error).message}. Drop it by hand.`);
     });
   }

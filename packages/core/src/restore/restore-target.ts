@@ -1,11 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import type pg from 'pg';
+import { driverFor } from '../db/drivers.js';
 import { ConfigError, DatabaseError } from '../errors.js';
-import { connectClient, describeServer, quoteIdent, translatePgError, withDatabase } from '../db/pg-connect.js';
-import { endClient } from '../snapshot/snapshot-capture.js';
-
-/** Marks databases strata is still building, so a killed restore's leftovers can be found. */
-export const INCOMPLETE_COMMENT = 'strata: incomplete restore';
 
 /** Where a restore goes. */
 export interface RestoreTarget {
@@ -52,7 +46,7 @@ export function resolveRestoreTarget(options: {
   replace?: boolean;
   confirm?: string;
 }): { database: string; url: string } {
-  const database = options.database ?? (options.replace && !options.targetUrl ? describeServer(options.envDatabaseUrl).database : undefined);
+  const database = options.database ?? (options.replace && !options.targetUrl ? driverFor(options.envDatabaseUrl).describe(options.envDatabaseUrl).database : undefined);
   const target = resolveTargetName({
     envDatabaseUrl: options.envDatabaseUrl,
     ...(options.targetUrl ? { targetUrl: options.targetUrl } : {}),
@@ -80,12 +74,15 @@ export function resolveTargetName(options: {
   if (options.targetUrl) {
     let fromUrl: string;
     try {
-      fromUrl = describeServer(options.targetUrl).database;
+      new URL(options.targetUrl);
     } catch {
-      throw new ConfigError('The --target-url is not a valid PostgreSQL URL.', {
-        code: 'target-url-invalid',
-        hint: 'Use the form postgres://user:password@host:5432/new_database.',
-      });
+      throw invalidTargetUrl();
+    }
+    const driver = driverFor(options.targetUrl);
+    try {
+      fromUrl = driver.describe(options.targetUrl).database;
+    } catch {
+      throw invalidTargetUrl();
     }
     const explicit = new URL(options.targetUrl).pathname.replace(/^\//, '');
     if (!explicit) {
@@ -105,116 +102,14 @@ export function resolveTargetName(options: {
   }
   const database = options.database ?? options.defaultName;
   checkDatabaseName(database);
-  return { database, url: withDatabase(options.envDatabaseUrl, database) };
+  return { database, url: driverFor(options.envDatabaseUrl).withDatabase(options.envDatabaseUrl, database) };
 }
 
-/**
- * A connection to the server's maintenance database (`postgres`, else `template1`), used to
- * create, rename and drop databases.
- */
-export async function connectMaintenance(url: string): Promise<pg.Client> {
-  try {
-    return await connectClient(withDatabase(url, 'postgres'));
-  } catch (error) {
-    if ((error as { code?: string }).code === 'database-not-found') return connectClient(withDatabase(url, 'template1'));
-    throw error;
-  }
-}
-
-/** Whether a database exists on the server. */
-export async function databaseExists(admin: pg.ClientBase, name: string): Promise<boolean> {
-  const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-  return (rowCount ?? 0) > 0;
-}
-
-/**
- * Creates the database a restore builds in. It gets a temporary name and a comment marking it
- * incomplete; only a successful restore gives it its final name, so a killed restore never leaves
- * a half-loaded database under the name the user asked for.
- */
-export async function createWorkDatabase(admin: pg.ClientBase, finalName: string): Promise<string> {
-  const work = `strata_tmp_${randomBytes(5).toString('hex')}`;
-  await admin.query(`CREATE DATABASE ${quoteIdent(work)}`);
-  await admin.query(`COMMENT ON DATABASE ${quoteIdent(work)} IS ${literal(`${INCOMPLETE_COMMENT} of ${finalName}, started ${new Date().toISOString()}`)}`);
-  return work;
-}
-
-/** Drops a database strata created, closing any session still on it. */
-export async function dropDatabase(admin: pg.ClientBase, name: string): Promise<void> {
-  await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
-}
-
-/** A work database younger than this is never taken for a leftover, session or not. */
-const LEFTOVER_MIN_AGE_MS = 10 * 60 * 1000;
-
-/**
- * Drops databases left by restores that were killed before they could clean up: those carrying
- * the incomplete-restore comment, started more than ten minutes ago, that no session is using. A
- * restore still running holds a connection to its work database for its whole run (see
- * `restore`), and the age rule covers the moment between its CREATE DATABASE and that connection.
- */
-export async function dropAbandonedWorkDatabases(admin: pg.ClientBase, now = Date.now()): Promise<string[]> {
-  const { rows } = await admin.query<{ datname: string; comment: string }>(
-    `SELECT d.datname, shobj_description(d.oid, 'pg_database') AS comment FROM pg_database d
-      WHERE d.datname LIKE 'strata\\_tmp\\_%' AND shobj_description(d.oid, 'pg_database') LIKE $1
-        AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datid = d.oid)`,
-    [`${INCOMPLETE_COMMENT}%`],
-  );
-  const dropped: string[] = [];
-  for (const { datname, comment } of rows) {
-    const started = Date.parse(/started (\S+)$/.exec(comment)?.[1] ?? '');
-    if (!Number.isFinite(started) || now - started < LEFTOVER_MIN_AGE_MS) continue;
-    try {
-      await admin.query(`DROP DATABASE ${quoteIdent(datname)}`);
-      dropped.push(datname);
-    } catch {
-      // Someone connected in the meantime: it is in use after all.
-    }
-  }
-  return dropped;
-}
-
-/**
- * Gives the finished work database its final name. With `replace`, the existing database is first
- * renamed to `<name>_replaced_<timestamp>` (its sessions are closed: the user confirmed the
- * replacement) and is renamed back if the swap fails. Returns the old database's new name.
- */
-export async function promoteWorkDatabase(
-  admin: pg.ClientBase,
-  work: string,
-  finalName: string,
-  replace: boolean,
-): Promise<string | undefined> {
-  let renamedOld: string | undefined;
-  if (replace) {
-    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '').slice(0, 14);
-    renamedOld = `${finalName.slice(0, MAX_IDENTIFIER_BYTES - 24)}_replaced_${stamp}`;
-    await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [finalName]);
-    await admin.query(`ALTER DATABASE ${quoteIdent(finalName)} RENAME TO ${quoteIdent(renamedOld)}`);
-  }
-  try {
-    await admin.query(`ALTER DATABASE ${quoteIdent(work)} RENAME TO ${quoteIdent(finalName)}`);
-  } catch (error) {
-    if (renamedOld) await admin.query(`ALTER DATABASE ${quoteIdent(renamedOld)} RENAME TO ${quoteIdent(finalName)}`).catch(() => {});
-    throw error;
-  }
-  await admin.query(`COMMENT ON DATABASE ${quoteIdent(finalName)} IS NULL`);
-  return renamedOld;
-}
-
-/** Opens the maintenance connection with errors phrased for a restore. */
-export async function openAdmin(url: string): Promise<pg.Client> {
-  try {
-    return await connectMaintenance(url);
-  } catch (error) {
-    throw translatePgError(error, url);
-  }
-}
-
-export { endClient };
-
-function literal(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
+function invalidTargetUrl(): ConfigError {
+  return new ConfigError('The --target-url is not a valid PostgreSQL URL.', {
+    code: 'target-url-invalid',
+    hint: 'Use the form postgres://user:password@host:5432/new_database.',
+  });
 }
 
 /** Error for a target name that is taken. */

@@ -1,5 +1,5 @@
-import type pg from 'pg';
 import type { SchemaInfo } from '../contracts/transformer.js';
+import type { DbSession } from '../db/driver.js';
 import { readSchemaInfo, tableId, type TableInfo } from '../db/pg-introspect.js';
 import { ConfigError } from '../errors.js';
 import type { SnapshotScope } from '../format/manifest-schema.js';
@@ -32,7 +32,7 @@ export interface AppliedSelection {
  * references are logged as warnings.
  */
 export async function applySelection(
-  client: pg.ClientBase,
+  client: DbSession,
   ctx: Pick<OperationContext, 'config' | 'log' | 'signal'>,
   candidates: TableInfo[],
   allTableIds: string[],

@@ -1,6 +1,6 @@
-import type pg from 'pg';
 import { throwIfAborted } from '../abort.js';
-import { qualified, quoteIdent } from '../db/pg-connect.js';
+import type { DbSession, Queryable } from '../db/driver.js';
+import { qualified, quoteIdent } from '../db/sql-names.js';
 import { ConfigError } from '../errors.js';
 import type { TenantScope } from '../format/manifest-schema.js';
 import type { ScopeEdge, ScopePlan } from './scope-plan.js';
@@ -30,16 +30,15 @@ export interface ScopeRows {
  * Throws a ConfigError when a value matches no root row; nothing has been written to storage then.
  */
 export async function selectScopeRows(
-  client: pg.ClientBase,
+  client: DbSession,
   plan: ScopePlan,
   values: string[],
   options: { estimatedRows: ReadonlyMap<string, number>; signal?: AbortSignal },
 ): Promise<ScopeRows> {
-  // One statement of a big tenant can run for a while. An interruption drops the connection at
+  // One statement of a big tenant can run for a while. An interruption drops the session at
   // once rather than after it: the server rolls the transaction back, temp tables included, and
   // the capture's cleanup runs as for any failure.
-  const socket = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
-  const onAbort = (): void => socket?.destroy();
+  const onAbort = (): void => void client.close({ force: true });
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     return await select(client, plan, values, options);
@@ -50,7 +49,7 @@ export async function selectScopeRows(
 
 /** The selection itself; see `selectScopeRows`. */
 async function select(
-  client: pg.ClientBase,
+  client: Queryable,
   plan: ScopePlan,
   values: string[],
   options: { estimatedRows: ReadonlyMap<string, number>; signal?: AbortSignal },
@@ -219,7 +218,7 @@ async function select(
 }
 
 /** Whether a root row has `key = value`; a value the key's type cannot hold matches nothing. */
-async function rootExists(client: pg.ClientBase, plan: ScopePlan, value: string): Promise<boolean> {
+async function rootExists(client: Queryable, plan: ScopePlan, value: string): Promise<boolean> {
   const root = plan.tables.get(plan.root)!;
   try {
     const { rows } = await client.query(`SELECT 1 FROM ${qualified(root.schema, root.name)} WHERE ${quoteIdent(plan.key)} = $1 LIMIT 1`, [value]);

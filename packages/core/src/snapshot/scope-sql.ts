@@ -1,5 +1,5 @@
 import type { TableInfo as SchemaTable } from '../contracts/transformer.js';
-import { qualified, quoteIdent } from '../db/pg-connect.js';
+import { qualified, quoteIdent } from '../db/sql-names.js';
 import type { ScopeEdge, ScopePlan } from './scope-plan.js';
 
 /** How a statement reads a column of the rows it works on: `x."col"` from the table, or `d.f3` from a temp table. */

@@ -2,14 +2,14 @@ import os from 'node:os';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import { ulid } from 'ulid';
 import { abortedError, normaliseAbort, throwIfAborted } from '../abort.js';
 import { formatDuration } from '../cli/text-format.js';
 import { ConfigError, StrataError } from '../errors.js';
 import type { LoadedConfig } from '../config/config-loader.js';
-import { connectClient, describeServer, qualified, quoteIdent, translatePgError } from '../db/pg-connect.js';
+import type { DbSession, Queryable } from '../db/driver.js';
+import { driverFor } from '../db/drivers.js';
+import { qualified, quoteIdent } from '../db/sql-names.js';
 import type { TableTransform, Transformer } from '../contracts/transformer.js';
 import { listForeignKeys, listSequences, listTables, normaliseTableName, readSchemaInfo, tableId, type ForeignKeyInfo, type TableInfo } from '../db/pg-introspect.js';
 import { CopyRowTransform } from '../format/copy-text.js';
@@ -75,14 +75,15 @@ async function selectionOf(options: SnapshotOptions): Promise<CaptureSelection |
   if (tables.length === 0 && modules.length === 0) return undefined;
   const picked = tables.map(normaliseTableName);
   if (modules.length > 0) {
-    const client = await connectClient(options.env.databaseUrl);
+    const driver = driverFor(options.env.databaseUrl);
+    const client = await driver.connect(options.env.databaseUrl);
     let states: Record<string, ModuleEntry>;
     try {
       states = await readModuleStates(client, options.config);
     } catch (error) {
-      throw translatePgError(error, options.env.databaseUrl, 'read from');
+      throw driver.translateError(error, options.env.databaseUrl, 'read from');
     } finally {
-      await endClient(client);
+      await client.close();
     }
     const map = await moduleTablesAt(options, options.env.databaseUrl, states);
     const excluded = new Set(options.config.exclude.map(normaliseTableName));
@@ -139,7 +140,8 @@ export async function captureDatabase(
   throwIfAborted(signal, 'snapshot');
   const id = ulid();
   const prefix = snapshotPrefix(config.project, env.name, id);
-  const client = await connectClient(databaseUrl);
+  const driver = driverFor(databaseUrl);
+  const client = await driver.connect(databaseUrl);
   try {
     // A tenant scope keeps the keys of the rows it selects in ON COMMIT DROP temp tables, which a
     // READ ONLY transaction cannot create: it runs read-write, and writes nothing but those.
@@ -211,7 +213,7 @@ export async function captureDatabase(
       tags: [...new Set(meta.tags ?? [])],
       createdBy: currentUser(),
       strataVersion: STRATA_VERSION,
-      source: { database: server!.database, host: describeServer(databaseUrl).host, serverVersion: server!.version },
+      source: { database: server!.database, host: driver.describe(databaseUrl).host, serverVersion: server!.version },
       data: { format: 'postgresql-copy-text', compression: 'gzip', encoding: 'UTF8' },
       modules,
       tables: entries,
@@ -234,13 +236,13 @@ export async function captureDatabase(
   } catch (error) {
     // A COPY may still be streaming: a ROLLBACK would queue behind it forever. Closing the
     // connection ends the transaction (and drops a scope's temp tables) just as well.
-    await endClient(client, { force: true });
+    await client.close({ force: true });
     await storage.removePrefix(prefix).catch((cleanupError: unknown) => {
       ctx.log?.('warn', `Could not remove the incomplete snapshot ${id}: ${(cleanupError as Error).message}. It has no manifest, so it does not list as valid.`);
     });
-    throw translatePgError(normaliseAbort(error, signal, 'snapshot'), databaseUrl, 'read from');
+    throw driver.translateError(normaliseAbort(error, signal, 'snapshot'), databaseUrl, 'read from');
   } finally {
-    await endClient(client);
+    await client.close();
   }
 }
 
@@ -250,7 +252,7 @@ export async function captureDatabase(
  * tenant scope's rows of the table, same columns in the same order) that query is copied instead.
  */
 async function captureTable(
-  client: pg.Client,
+  client: DbSession,
   ctx: OperationContext,
   prefix: string,
   table: TableInfo,
@@ -266,8 +268,8 @@ async function captureTable(
     transform?.kind === 'truncate'
       ? [Readable.from([])]
       : transform
-        ? [client.query(copyTo(copy)), new CopyRowTransform(transform, table.columns.length, id)]
-        : [client.query(copyTo(copy))];
+        ? [client.copyOut(copy), new CopyRowTransform(transform, table.columns.length, id)]
+        : [client.copyOut(copy)];
   const counter = new CopyRowCounter((rows) => progress(rows, false));
   const digest = new DigestStream();
   // If the storage write fails, the stream feeding it must stop too, and the other way round.
@@ -304,7 +306,7 @@ function inLoadOrder(tables: TableInfo[], fks: ForeignKeyInfo[]): TableInfo[] {
 }
 
 /** Each module's applied migrations, read in the capture's transaction. */
-async function readModuleStates(client: pg.ClientBase, config: LoadedConfig): Promise<Record<string, ModuleEntry>> {
+async function readModuleStates(client: Queryable, config: LoadedConfig): Promise<Record<string, ModuleEntry>> {
   const modules: Record<string, ModuleEntry> = {};
   for (const name of Object.keys(config.modules)) {
     const tableName = moduleTableName(config, name);
@@ -320,7 +322,7 @@ async function readModuleStates(client: pg.ClientBase, config: LoadedConfig): Pr
 }
 
 /** `schema.table` of every module's migrations table and its knex lock table: never captured. */
-async function migrationTableIds(client: pg.ClientBase, config: LoadedConfig): Promise<Set<string>> {
+async function migrationTableIds(client: Queryable, config: LoadedConfig): Promise<Set<string>> {
   const names = Object.keys(config.modules).flatMap((m) => {
     const t = moduleTableName(config, m);
     return [t, `${t}_lock`];
@@ -334,7 +336,7 @@ async function migrationTableIds(client: pg.ClientBase, config: LoadedConfig): P
 }
 
 /** Current value of every user sequence (sequences are not transactional: read last). */
-async function readSequences(client: pg.ClientBase): Promise<Manifest['sequences']> {
+async function readSequences(client: Queryable): Promise<Manifest['sequences']> {
   const result: Manifest['sequences'] = [];
   for (const seq of await listSequences(client)) {
     const { rows: [state] } = await client.query<{ last_value: string; is_called: boolean }>(
@@ -353,21 +355,4 @@ function currentUser(): string {
     // Containers without a passwd entry: keep $USER.
   }
   return `${user}@${os.hostname()}`;
-}
-
-/**
- * Closes a client even if it is stuck in COPY mode after a failure; `force` drops the socket at
- * once (the server then rolls back whatever transaction was open).
- */
-export async function endClient(client: pg.Client, options: { force?: boolean } = {}): Promise<void> {
-  const socket = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
-  if (options.force) {
-    socket?.destroy();
-    await client.end().catch(() => {});
-    return;
-  }
-  const ended = client.end().catch(() => {});
-  const timeout = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref());
-  await Promise.race([ended, timeout]);
-  socket?.destroy();
 }

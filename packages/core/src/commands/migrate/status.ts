@@ -1,6 +1,6 @@
 import { BaseCommand } from '../../base-command.js';
 import { renderTable } from '../../cli/text-format.js';
-import { describeServer, withKnex } from '../../db/pg-connect.js';
+import { driverFor } from '../../db/drivers.js';
 import { migrationStatus } from '../../migrations/migration-runner.js';
 import type { ModuleMigrationStatus } from '../../migrations/migration-types.js';
 
@@ -14,10 +14,11 @@ export default class MigrateStatus extends BaseCommand<typeof MigrateStatus> {
 
   async run(): Promise<ModuleMigrationStatus[]> {
     const { config, env } = await this.loadEnvironment();
-    const statuses = await withKnex(env.databaseUrl, (knex) => migrationStatus(knex, config));
+    const driver = driverFor(env.databaseUrl);
+    const statuses = await driver.withKnex(env.databaseUrl, (knex) => migrationStatus(knex, config));
 
-    const { host, port, database } = describeServer(env.databaseUrl);
-    this.logToStderr(`Environment ${env.name}: database ${database} on ${host}:${port}`);
+    const { server, database } = driver.describe(env.databaseUrl);
+    this.logToStderr(`Environment ${env.name}: database ${database} on ${server}`);
     this.log(
       renderTable(
         [{ header: 'MODULE' }, { header: 'APPLIED', align: 'right' }, { header: 'PENDING', align: 'right' }, { header: 'LAST APPLIED' }],

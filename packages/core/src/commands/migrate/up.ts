@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 
 import { BaseCommand } from '../../base-command.js';
-import { describeServer, withKnex } from '../../db/pg-connect.js';
+import { driverFor } from '../../db/drivers.js';
 import { migrateUp } from '../../migrations/migration-runner.js';
 import type { MigrationRef } from '../../migrations/migration-types.js';
 
@@ -24,9 +24,10 @@ export default class MigrateUp extends BaseCommand<typeof MigrateUp> {
 
   async run(): Promise<MigrationRef[]> {
     const { config, env } = await this.loadEnvironment();
-    const { host, port, database } = describeServer(env.databaseUrl);
-    this.logToStderr(`Environment ${env.name}: database ${database} on ${host}:${port}`);
-    const applied = await withKnex(env.databaseUrl, (knex) =>
+    const driver = driverFor(env.databaseUrl);
+    const { server, database } = driver.describe(env.databaseUrl);
+    this.logToStderr(`Environment ${env.name}: database ${database} on ${server}`);
+    const applied = await driver.withKnex(env.databaseUrl, (knex) =>
       migrateUp(knex, config, {
         ...(this.flags.to === undefined ? {} : { to: this.flags.to }),
         onMigration: (ref) => this.log(`applied ${ref.module}:${ref.name}`),
