@@ -144,6 +144,26 @@ describe('PGlite driver', () => {
     expect((await source.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
   });
 
+  it('closes a session by force in the middle of a COPY without harming the shared instance', async () => {
+    const extra = await driver.connect(sourceUrl);
+    await extra.query('BEGIN; CREATE TABLE doomed (i int)');
+    const running = extra.copyOut('COPY (SELECT * FROM types ORDER BY id) TO STDOUT')[Symbol.asyncIterator]();
+    expect((await running.next()).done).toBe(false);
+    const pending = extra.copyOut('COPY types TO STDOUT');
+    await extra.close({ force: true });
+    // The running stream may already hold its last chunks; the one not yet started must fail.
+    await expect(readAll(pending)).rejects.toThrow(/closed/);
+    // Drain the running one (it ends, or fails on the closed session) so its clean-up has run.
+    try {
+      while (!(await running.next()).done);
+    } catch {
+      // closed: expected either way
+    }
+    const [gone] = (await source.query<{ t: string | null }>("SELECT to_regclass('doomed')::text AS t, current_setting('transaction_isolation') AS i")).rows;
+    expect(gone).toEqual({ t: null, i: 'read committed' });
+    expect(readFileSync(join(root, 'source', 'strata.lock'), 'utf8').trim()).toBe(String(process.pid));
+  });
+
   it('builds a work database with knex, loads COPY text in chunks, and promotes it', async () => {
     const databases = await driver.server(sourceUrl);
     const work = await databases.createWork('target');

@@ -95,6 +95,7 @@ export class PgliteSession implements DbSession {
   }
 
   private async *inSnapshot(body: () => AsyncGenerator<Buffer>): AsyncGenerator<Buffer> {
+    this.check(); // a stream only starts on its first read, maybe after a close
     const status = await transactionStatus(this.pg);
     const own = status === 'I';
     if (own) await runRawOrThrow(this.pg, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
