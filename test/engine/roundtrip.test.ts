@@ -3,54 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restore, snapshot, createKnexForTest } from './engine-imports.js';
 import { adminQuery, createTestDatabase, databaseUrl, dropDatabase, type TestDatabase } from '../support/database.js';
 import { engineProject, type EngineProject } from '../support/engine.js';
-
-// One migration creating a table per family of types; the data covers the edge cases the issue
-// lists. Comparing `t::text` of every row between source and restored database compares every
-// value exactly as PostgreSQL prints it.
-const SCHEMA = `
-export async function up(knex) {
-  await knex.raw(\`
-    CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
-    CREATE DOMAIN positive_int AS integer CHECK (VALUE > 0);
-    CREATE TABLE everything (
-      id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-      big bigint, amount numeric(30,10), at timestamptz, day date, span interval,
-      raw bytea, uid uuid, addr inet, tags text[], matrix integer[][], doc jsonb, doc_json json,
-      feeling mood, feelings mood[], qty positive_int, body text, ratio double precision, flag boolean,
-      doubled bigint GENERATED ALWAYS AS (big * 2) STORED
-    );
-    CREATE TABLE person (
-      id serial PRIMARY KEY, name text NOT NULL UNIQUE,
-      manager_id integer REFERENCES person(id), team_id integer
-    );
-    CREATE TABLE team (id serial PRIMARY KEY, lead_id integer REFERENCES person(id), label text);
-    ALTER TABLE person ADD CONSTRAINT person_team_fk FOREIGN KEY (team_id) REFERENCES team(id);
-    CREATE INDEX person_manager_idx ON person (manager_id);
-    CREATE TABLE audit (id serial PRIMARY KEY, what text);
-    CREATE FUNCTION audit_person() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN INSERT INTO audit (what) VALUES ('insert ' || NEW.name); RETURN NEW; END $$;
-    CREATE TRIGGER person_audit AFTER INSERT ON person FOR EACH ROW EXECUTE FUNCTION audit_person();
-    CREATE TABLE session_cache (id serial PRIMARY KEY, token text);
-  \`);
-}
-export async function down() {}
-`;
-
-const DATA = String.raw`
-  INSERT INTO everything (big, amount, at, day, span, raw, uid, addr, tags, matrix, doc, doc_json, feeling, feelings, qty, body, ratio, flag) VALUES
-  (9007199254740993, 12345678901234567890.0123456789, '2024-02-29 23:59:59.123456+05:30', '0001-01-01', '1 year 2 mons 3 days 04:05:06.789',
-   '\x00ff5c0a09', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '2001:db8::1/64', ARRAY['a,b', 'c"d', NULL, 'e\f', ''], '{{1,2},{3,4}}',
-   '{"b": 1, "a": [1, 2.50, null], "n": null}', '{ "z" : 1,   "a":2, "z": 3 }', 'happy', '{sad,ok}', 7,
-   E'tab\there\nnewline\\backslash \u00e9\u4e2d\U0001F600 and \\N literal', 'NaN', true),
-  (-4611686018427387904, -0.0000000001, 'infinity', '2024-01-01', '-1 days', '', '00000000-0000-0000-0000-000000000000', '10.0.0.1',
-   '{}', NULL, 'null', 'null', 'sad', '{}', 1, '', '-Infinity', false),
-  (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 1.0000000000000002, NULL);
-  INSERT INTO person (name) VALUES ('Ada'), ('Grace');
-  INSERT INTO team (lead_id, label) VALUES (1, 'core');
-  UPDATE person SET manager_id = 1, team_id = 1 WHERE name = 'Grace';
-  UPDATE person SET team_id = 1 WHERE name = 'Ada';
-  INSERT INTO session_cache (token) VALUES ('secret-session');
-`;
+import { TYPES_DATA as DATA, TYPES_SCHEMA as SCHEMA } from '../fixtures/types-schema.js';
 
 async function rowsAsText(url: string, table: string): Promise<string[]> {
   const client = new pg.Client({ connectionString: url });

@@ -3,9 +3,10 @@ import type pg from 'pg';
 import { ConfigError } from '../errors.js';
 import type { DatabaseDriver, DbSession } from './driver.js';
 import { connectPgClient, pgSession, postgresDriver } from './pg-driver.js';
+import { pgliteDriver } from './pglite-driver.js';
 
 /** Every driver strata ships, in the order they are asked whether they handle a URL. */
-const DRIVERS: readonly DatabaseDriver[] = [postgresDriver];
+const DRIVERS: readonly DatabaseDriver[] = [postgresDriver, pgliteDriver];
 
 /**
  * The driver for a database URL, chosen by its scheme. Throws a ConfigError naming the scheme
@@ -23,7 +24,7 @@ export function driverFor(url: string): DatabaseDriver {
 
 function supportedSchemes(): string[] {
   // Kept next to the list so a new driver's scheme shows up in the hint.
-  const schemes: Record<string, string[]> = { postgresql: ['postgres://', 'postgresql://'] };
+  const schemes: Record<string, string[]> = { postgresql: ['postgres://', 'postgresql://'], pglite: ['pglite://'] };
   return DRIVERS.flatMap((d) => schemes[d.name] ?? [`${d.name}://`]);
 }
 

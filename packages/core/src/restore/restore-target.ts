@@ -84,7 +84,8 @@ export function resolveTargetName(options: {
     } catch {
       throw invalidTargetUrl();
     }
-    const explicit = new URL(options.targetUrl).pathname.replace(/^\//, '');
+    // Servers name the database in the path; PGlite URLs are the database (a directory) themselves.
+    const explicit = driver.name === 'postgresql' ? new URL(options.targetUrl).pathname.replace(/^\//, '') : fromUrl;
     if (!explicit) {
       throw new ConfigError('The --target-url names no database to create.', {
         code: 'target-url-invalid',
@@ -106,9 +107,9 @@ export function resolveTargetName(options: {
 }
 
 function invalidTargetUrl(): ConfigError {
-  return new ConfigError('The --target-url is not a valid PostgreSQL URL.', {
+  return new ConfigError('The --target-url is not a valid database URL.', {
     code: 'target-url-invalid',
-    hint: 'Use the form postgres://user:password@host:5432/new_database.',
+    hint: 'Use the form postgres://user:password@host:5432/new_database, or pglite://<directory> for an embedded database.',
   });
 }
 
