@@ -9,9 +9,10 @@
 //      the snapshot's point, loads the data, then runs the remaining migrations, so the data
 //      migrations split the names, the rename keeps the titles and the backfill fills the totals.
 //
-// Server: DATABASE_URL if set (any database on the server; the demo only creates and drops its
-// own `shop_demo_*` databases), else postgres://postgres@127.0.0.1:5432/. Snapshots go to a
-// temporary folder. Everything the demo creates is removed at the end, even when a step fails.
+// Where: with DATABASE_URL set, on that PostgreSQL server (the demo only creates and drops its own
+// `shop_demo_*` databases); without it, in an embedded PostgreSQL (PGlite) in a temporary folder,
+// so nothing but Node is needed. Snapshots go to a temporary folder. Everything the demo creates
+// is removed at the end, even when a step fails.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -19,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import pg from 'pg';
+import { driverFor } from '@strata/core';
 
 import { seedShop } from '../seed.js';
 
@@ -29,16 +30,36 @@ const cli = path.join(repoRoot, 'packages/core/bin/run.js');
 const config = path.join(shopDir, 'strata.config.ts');
 const EARLY_POINT = 'orders:20240102090000_create_orders';
 
-const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/';
+const serverUrl = process.env.DATABASE_URL;
 const suffix = randomBytes(3).toString('hex');
 const sourceDb = `shop_demo_${suffix}`;
 const restoredDb = `shop_demo_${suffix}_restored`;
 
-/** The server URL with another database (credentials kept, never printed). */
-function urlFor(database) {
-  const url = new URL(serverUrl);
-  url.pathname = `/${database}`;
-  return url.toString();
+/**
+ * Where the demo's databases live: a PostgreSQL server (DATABASE_URL), or PGlite directories in
+ * the demo's temporary folder. `urlFor` gives a database's URL (credentials kept, never printed).
+ */
+function placeFor(workDir) {
+  if (!serverUrl) {
+    return {
+      label: `an embedded PostgreSQL (PGlite) in ${workDir}`,
+      urlFor: (database) => `pglite://${path.join(workDir, database)}`,
+      create: async () => {},
+      drop: async () => {},
+    };
+  }
+  const urlFor = (database) => {
+    const url = new URL(serverUrl);
+    url.pathname = `/${database}`;
+    return url.toString();
+  };
+  const admin = urlFor(new URL(serverUrl).pathname.replace(/^\//, '') || 'postgres');
+  return {
+    label: redact(admin),
+    urlFor,
+    create: (database) => query(admin, `CREATE DATABASE "${database}"`),
+    drop: (database) => query(admin, `DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`),
+  };
 }
 
 /** The URL with its password masked, for printing. */
@@ -48,15 +69,23 @@ function redact(url) {
   return parsed.toString();
 }
 
-const adminUrl = urlFor(new URL(serverUrl).pathname.replace(/^\//, '') || 'postgres');
-
+/** Runs `sql` through strata's own driver for the URL (a server or PGlite) and returns the rows. */
 async function query(url, sql, params = []) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
+  const session = await driverFor(url).connect(url);
   try {
-    return (await client.query(sql, params)).rows;
+    return (await session.query(sql, params)).rows;
   } finally {
-    await client.end();
+    await session.close();
+  }
+}
+
+/** Seeds the shop through one session of strata's driver (seedShop takes anything with `query`). */
+async function seed(url) {
+  const session = await driverFor(url).connect(url);
+  try {
+    return await seedShop(session);
+  } finally {
+    await session.close();
   }
 }
 
@@ -109,10 +138,12 @@ function table(rows) {
 
 async function main() {
   const snapshotDir = await mkdtemp(path.join(os.tmpdir(), 'strata-demo-'));
+  const place = placeFor(snapshotDir);
+  const { urlFor } = place;
   const created = [];
   try {
-    step(`Create a fresh database ${sourceDb} on ${redact(adminUrl)}`);
-    await query(adminUrl, `CREATE DATABASE "${sourceDb}"`);
+    step(`Create a fresh database ${sourceDb} in ${place.label}`);
+    await place.create(sourceDb);
     created.push(sourceDb);
     const env = { DATABASE_URL: urlFor(sourceDb), STRATA_SNAPSHOT_DIR: snapshotDir };
 
@@ -123,7 +154,7 @@ async function main() {
     }
 
     step('Seed it with the data the app had at that time');
-    const counts = await seedShop(env.DATABASE_URL);
+    const counts = await seed(env.DATABASE_URL);
     console.log(`   ${Object.entries(counts).map(([t, n]) => `${n} ${t}`).join(', ')}`);
     const beforeCustomers = await query(env.DATABASE_URL, 'SELECT id, full_name, email FROM customers ORDER BY id LIMIT 5');
     const beforeProducts = await query(env.DATABASE_URL, 'SELECT id, title, price FROM products ORDER BY id LIMIT 3');
@@ -142,7 +173,7 @@ async function main() {
 
     step(`Restore it with today's migrations into a new database ${restoredDb}`);
     created.push(restoredDb);
-    const report = await strata(['restore', id, '--database', restoredDb], env);
+    const report = await strata(['restore', id, '--target-url', urlFor(restoredDb)], env);
     const plan = report.plan ?? {};
     console.log(`   migrated the new database to the snapshot's point: ${(plan.migrationsBefore ?? []).length} migrations`);
     for (const t of report.tables ?? []) console.log(`   loaded ${t.table}: ${t.rows} rows (triggers off)`);
@@ -180,12 +211,13 @@ async function main() {
     console.log('\nDone: an old snapshot restored into the current schema, transformed by the data migrations.');
   } finally {
     for (const database of [...created].reverse()) {
-      await query(adminUrl, `DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`).catch((error) => {
+      await place.drop(database).catch((error) => {
         console.error(`Could not drop ${database}: ${error.message}`);
       });
     }
+    // PGlite databases are directories in this folder: removing it removes them.
     await rm(snapshotDir, { recursive: true, force: true });
-    console.log(`\nCleaned up: dropped ${created.join(' and ') || 'nothing'}, removed ${snapshotDir}.`);
+    console.log(`\nCleaned up: ${serverUrl ? `dropped ${created.join(' and ') || 'nothing'}, ` : ''}removed ${snapshotDir}.`);
   }
 }
 
