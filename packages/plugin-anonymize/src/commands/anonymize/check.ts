@@ -1,7 +1,6 @@
 import { Flags } from '@oclif/core';
 import {
-  connectClient,
-  endClient,
+  driverFor,
   listTables,
   moduleTableName,
   normaliseTableName,
@@ -283,7 +282,7 @@ export async function capturedTables(client: Parameters<typeof listTables>[0], c
 
 /** The live schema of the captured tables, read from the catalog in a read-only transaction. */
 async function readLiveSchema(config: LoadedConfig, databaseUrl: string): Promise<{ schema: SchemaInfo; database: string; excluded: string[] }> {
-  const client = await connectClient(databaseUrl);
+  const client = await driverFor(databaseUrl).connect(databaseUrl);
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     const { rows } = await client.query<{ database: string }>('SELECT current_database() AS database');
@@ -292,6 +291,6 @@ async function readLiveSchema(config: LoadedConfig, databaseUrl: string): Promis
     await client.query('COMMIT');
     return { schema, database: rows[0]!.database, excluded };
   } finally {
-    await endClient(client);
+    await client.close();
   }
 }

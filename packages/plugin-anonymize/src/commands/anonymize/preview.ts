@@ -1,5 +1,6 @@
+import { text } from 'node:stream/consumers';
 import { Args, Flags } from '@oclif/core';
-import { connectClient, endClient, normaliseTableName, readSchemaInfo, type RowValues, type TableInfo } from '@strata/core';
+import { decodeRow, driverFor, normaliseTableName, readSchemaInfo, type DbSession, type RowValues, type TableInfo } from '@strata/core';
 import { BaseCommand, renderTable } from '@strata/core/command';
 
 import { AnonymizeError, closeNames } from '../../anonymize-error.js';
@@ -54,7 +55,7 @@ This prints real data from the database on your terminal, personal data included
     const transformer = await this.resolveAnonymizer(loaded.config, loaded.env);
     const wanted = normaliseTableName(this.args.table);
 
-    const client = await connectClient(loaded.env.databaseUrl);
+    const client = await driverFor(loaded.env.databaseUrl).connect(loaded.env.databaseUrl);
     let result: PreviewResult;
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
@@ -91,7 +92,7 @@ This prints real data from the database on your terminal, personal data included
       }
       await client.query('COMMIT');
     } finally {
-      await endClient(client);
+      await client.close();
     }
 
     this.render(result);
@@ -132,16 +133,13 @@ This prints real data from the database on your terminal, personal data included
  * prints: what COPY writes and the transformer sees in a capture (`t`, `192.0.2.10`, `{a,b}`), not
  * what a `::text` cast gives (`true`, `192.0.2.10/32`).
  */
-async function firstRows(client: Awaited<ReturnType<typeof connectClient>>, table: TableInfo, limit: number): Promise<RowValues[]> {
+async function firstRows(client: DbSession, table: TableInfo, limit: number): Promise<RowValues[]> {
   const select = table.columns.map((c) => ident(c.name)).join(', ');
   const order = table.primaryKey.length > 0 ? ` ORDER BY ${table.primaryKey.map(ident).join(', ')}` : '';
-  const { rows } = await client.query<RowValues>({
-    text: `SELECT ${select} FROM ${ident(table.schema)}.${ident(table.name)}${order} LIMIT $1`,
-    values: [limit],
-    rowMode: 'array',
-    types: { getTypeParser: () => (text: string) => text },
-  });
-  return rows;
+  const limited = Math.max(0, Math.floor(limit));
+  // COPY's own text, decoded as a capture decodes it: exactly what the transformer would see.
+  const copied = await text(client.copyOut(`COPY (SELECT ${select} FROM ${ident(table.schema)}.${ident(table.name)}${order} LIMIT ${limited}) TO STDOUT`));
+  return copied === '' ? [] : copied.replace(/\n$/, '').split('\n').map(decodeRow);
 }
 
 /** This table's rules from the transformer's `schema.table.column` → rule map, keyed by column (or column.path). */
