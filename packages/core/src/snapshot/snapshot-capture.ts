@@ -7,7 +7,7 @@ import { abortedError, normaliseAbort, throwIfAborted } from '../abort.js';
 import { formatDuration } from '../cli/text-format.js';
 import { ConfigError, StrataError } from '../errors.js';
 import type { LoadedConfig } from '../config/config-loader.js';
-import type { DbSession, Queryable } from '../db/driver.js';
+import type { DatabaseDriver, DbSession, Queryable } from '../db/driver.js';
 import { driverFor } from '../db/drivers.js';
 import { qualified, quoteIdent } from '../db/sql-names.js';
 import type { TableTransform, Transformer } from '../contracts/transformer.js';
@@ -213,7 +213,7 @@ export async function captureDatabase(
       tags: [...new Set(meta.tags ?? [])],
       createdBy: currentUser(),
       strataVersion: STRATA_VERSION,
-      source: { database: server!.database, host: driver.describe(databaseUrl).host, serverVersion: server!.version },
+      source: sourceOf(driver, databaseUrl, server!),
       data: { format: 'postgresql-copy-text', compression: 'gzip', encoding: 'UTF8' },
       modules,
       tables: entries,
@@ -355,4 +355,17 @@ function currentUser(): string {
     // Containers without a passwd entry: keep $USER.
   }
   return `${user}@${os.hostname()}`;
+}
+
+/**
+ * Where a snapshot was read from, for its manifest: database name, host (servers only) and server
+ * version. A PGlite database is always "postgres" inside; its directory is the name users know.
+ */
+function sourceOf(driver: DatabaseDriver, url: string, server: { database: string; version: string }): Manifest['source'] {
+  const described = driver.describe(url);
+  return {
+    database: driver.name === 'postgresql' ? server.database : described.database,
+    ...(described.host ? { host: described.host } : {}),
+    serverVersion: server.version,
+  };
 }
