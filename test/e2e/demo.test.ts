@@ -4,14 +4,17 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 
 import { buildDataset, expectedFinalState } from '../../examples/shop/seed.js';
 import { REPO_ROOT } from '../support/cli.js';
+import { adminQuery } from '../support/database.js';
 
-function runDemo(): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, PGHOST: '127.0.0.9', PGPORT: '1', NO_COLOR: '1' };
-  delete env.DATABASE_URL;
+function runDemo(databaseUrl?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = databaseUrl
+    ? { ...process.env, DATABASE_URL: databaseUrl, NO_COLOR: '1' }
+    : { ...process.env, PGHOST: '127.0.0.9', PGPORT: '1', NO_COLOR: '1' };
+  if (!databaseUrl) delete env.DATABASE_URL;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(REPO_ROOT, 'examples/shop/scripts/demo.js')], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -45,5 +48,15 @@ describe('the demo', () => {
     const removed = /removed (\S+)\.\n/.exec(stdout)?.[1];
     expect(removed).toBeDefined();
     expect(existsSync(removed!)).toBe(false);
+  }, 180_000);
+
+  it('runs the same story on the PostgreSQL server DATABASE_URL names, and drops what it created', async () => {
+    const { code, stdout, stderr } = await runDemo(inject('adminDatabaseUrl'));
+    expect(code, stderr).toBe(0);
+    const created = /Create a fresh database (shop_demo_\w+) in postgres/.exec(stdout)?.[1];
+    expect(created).toBeDefined();
+    expect(stdout).toContain('Done: an old snapshot restored into the current schema');
+    const { rows } = await adminQuery<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${created}%`]);
+    expect(rows).toEqual([]);
   }, 180_000);
 });
