@@ -28,14 +28,6 @@ export function withDatabase(url: string, database: string): string {
 
 /** Driver codes meaning the server could not be reached. */
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'EAI_AGAIN']);
-/** PostgreSQL codes meaning the login itself failed: bad credentials or no such database. */
-const LOGIN_CODES = new Set(['28P01', '28000', '3D000']);
-
-/** Whether an error means strata never got a working session (unreachable, login refused). */
-export function isConnectionError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (UNREACHABLE_CODES.has(code) || LOGIN_CODES.has(code));
-}
 
 /**
  * Turns a driver error into one sentence a user can act on. Unknown errors pass through untouched
