@@ -342,6 +342,16 @@ describe('restoreInto', () => {
     expect(report.sequencesReset).toBe(1);
   });
 
+  it('takes a PGlite URL as --into and refuses it, naming why, before reading anything', async () => {
+    const { db, id, ctx } = await liveDatabase();
+    const before = await contents(db.url);
+    await expect(restoreInto({ ...ctx, id, into: 'pglite:///tmp/strata-into-nowhere/dev', tables: ['tasks'] })).rejects.toMatchObject({
+      code: 'into-single-session',
+      message: expect.stringContaining('--into dev'),
+    });
+    expect(await contents(db.url)).toEqual(before);
+  });
+
   it('refuses a database that does not exist, without showing a password', async () => {
     const { id, ctx } = await liveDatabase();
     const missing = 'strata_test_into_missing_db';

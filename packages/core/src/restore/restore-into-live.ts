@@ -20,17 +20,18 @@ export interface IntoTarget {
 }
 
 /**
- * `into` is a full `postgres://`/`postgresql://` URL, or a database name on the server of
- * `targetUrl` when given, else on the environment's server.
+ * `into` is a full database URL (any scheme a driver handles: `postgres://…`, `pglite://…`), or a
+ * database name on the server of `targetUrl` when given, else on the environment's server.
  */
 export function resolveIntoTarget(into: string, envDatabaseUrl: string, targetUrl?: string): IntoTarget {
   let url: string;
   const base = targetUrl ?? envDatabaseUrl;
-  const driver = driverFor(/^postgres(ql)?:\/\//i.test(into) ? into : base);
+  const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(into);
+  const driver = driverFor(isUrl ? into : base);
   try {
-    url = /^postgres(ql)?:\/\//i.test(into) ? new URL(into).toString() : driver.withDatabase(base, into);
+    url = isUrl ? new URL(into).toString() : driver.withDatabase(base, into);
   } catch {
-    throw new ConfigError('The database given to --into is neither a database name nor a valid PostgreSQL URL.', {
+    throw new ConfigError('The database given to --into is neither a database name nor a valid database URL.', {
       code: 'into-invalid',
       hint: 'Give the name of a database on the environment\'s server, or a URL such as postgres://user@host:5432/shop_dev.',
     });
