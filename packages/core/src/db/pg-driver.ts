@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { CopyInStream, DatabaseDriver, DatabaseServer, DbSession, QueryResult } from './driver.js';
 import { connectClient, describeServer, translatePgError, withDatabase, withKnex } from './pg-connect.js';
+import { faultPoint } from '../fault-point.js';
 import { quoteIdent } from './sql-names.js';
 
 /** Marks databases strata is still building, so a killed restore's leftovers can be found. */
@@ -84,6 +85,7 @@ class PgServer implements DatabaseServer {
   async createWork(finalName: string): Promise<string> {
     const work = `strata_tmp_${randomBytes(5).toString('hex')}`;
     await this.admin.query(`CREATE DATABASE ${quoteIdent(work)}`);
+    await faultPoint('restore:create');
     await this.admin.query(`COMMENT ON DATABASE ${quoteIdent(work)} IS ${literal(`${INCOMPLETE_COMMENT} of ${finalName}, started ${new Date().toISOString()}`)}`);
     return work;
   }

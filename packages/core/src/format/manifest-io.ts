@@ -3,6 +3,7 @@ import { text } from 'node:stream/consumers';
 import semver from 'semver';
 import type { StorageDriver } from '../contracts/storage.js';
 import { IntegrityError, isNotFound, StorageError } from '../errors.js';
+import { faultPointStream } from '../fault-point.js';
 import { FORMAT_VERSION, MANIFEST_FILE, manifestSchemaV1, manifestSchemaV1Newer, type Manifest } from './manifest-schema.js';
 
 /** Storage prefix holding every snapshot of one environment: `<project>/<env>/`. */
@@ -82,6 +83,9 @@ export async function readManifest(storage: StorageDriver, prefix: string, id: s
 
 /** Writes the manifest: the last object of a snapshot, which makes it exist. */
 export async function writeManifest(storage: StorageDriver, prefix: string, manifest: Manifest, signal?: AbortSignal): Promise<void> {
-  const body = `${JSON.stringify(manifest, null, 2)}\n`;
-  await storage.write(`${prefix}${MANIFEST_FILE}`, Readable.from([Buffer.from(body)]), { signal });
+  const body = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
+  const half = Math.floor(body.length / 2);
+  const paused = faultPointStream('snapshot:manifest', { afterBytes: half, signal });
+  const source = Readable.from([body.subarray(0, half), body.subarray(half)]);
+  await storage.write(`${prefix}${MANIFEST_FILE}`, paused ? source.pipe(paused) : source, { signal });
 }

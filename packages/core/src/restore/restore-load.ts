@@ -1,6 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { normaliseAbort, throwIfAborted } from '../abort.js';
+import { faultPoint, faultPointStream } from '../fault-point.js';
 import type { DatabaseDriver, DbSession, Queryable } from '../db/driver.js';
 import { driverFor } from '../db/drivers.js';
 import { qualified, quoteIdent } from '../db/sql-names.js';
@@ -293,7 +294,8 @@ export async function loadTable(
   try {
     const source = await ctx.storage.read(`${prefix}${entry.file}`, { signal: ctx.signal });
     const transforming = transform ? [new CopyRowTransform(transform, entry.columns.length, id)] : [];
-    await pipeline([source, digest, createGunzip(), counter, ...transforming, sink], { signal: ctx.signal });
+    const paused = faultPointStream(options.freeze === false ? 'restore-into:transaction' : 'restore:load', { signal: ctx.signal });
+    await pipeline([source, digest, createGunzip(), counter, ...transforming, ...(paused ? [paused] : []), sink], { signal: ctx.signal });
   } catch (error) {
     const cause = normaliseAbort(error, ctx.signal, 'restore');
     const missing = isNotFound(cause);
@@ -361,6 +363,7 @@ async function rebuild(
           throwIfAborted(ctx.signal, 'restore');
           await c.query(next.sql);
           ctx.onProgress?.({ phase: 'index', item: next.item, rows: ++done, totalRows: statements.length, done: true });
+          await faultPoint('restore:index', ctx.signal);
         }
       }),
     );

@@ -1,4 +1,5 @@
 import { throwIfAborted, normaliseAbort } from '../abort.js';
+import { faultPoint } from '../fault-point.js';
 import type { DatabaseServer, DbSession } from '../db/driver.js';
 import { driverFor } from '../db/drivers.js';
 import { tableId } from '../db/pg-introspect.js';
@@ -133,11 +134,13 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
       ctx.log?.('info', `Foreign-key cycles loaded as groups: ${loadPlan.cycles.map((c) => c.join(' ↔ ')).join('; ')}.`);
     }
     const loaded = await loadData(from, workUrl, manifest, prefix, loadPlan, transformer);
+    await faultPoint('restore:final-migrations', signal);
     await migrate(ctx, workUrl, migrations.after);
     throwIfAborted(signal, 'restore');
     if (options.beforeRename) await options.beforeRename(workUrl);
 
     throwIfAborted(signal, 'restore');
+    await faultPoint('restore:rename', signal);
     await guard?.close();
     guard = undefined;
     const replacedDatabaseRenamedTo = await admin.promote(work, target.database, options.replace === true);
@@ -186,7 +189,10 @@ async function migrate(ctx: OperationContext, url: string, refs: MigrationRef[])
   if (refs.length === 0) return;
   await driverFor(url).withKnex(url, (knex) =>
     runMigrations(knex, ctx.config, refs, {
-      onMigration: (ref) => ctx.onProgress?.({ phase: 'migrate', item: refName(ref), rows: 0, done: true }),
+      onMigration: async (ref) => {
+        ctx.onProgress?.({ phase: 'migrate', item: refName(ref), rows: 0, done: true });
+        await faultPoint('restore:migrate', ctx.signal);
+      },
     }),
   );
 }

@@ -2,6 +2,7 @@ import pLimit from 'p-limit';
 import { decodeTime, isValid } from 'ulid';
 
 import { AbortedError, ConfigError } from '../errors.js';
+import { faultPoint } from '../fault-point.js';
 import { environmentPrefix, snapshotPrefix } from '../format/manifest-io.js';
 import { MANIFEST_FILE } from '../format/manifest-schema.js';
 import { listSnapshots } from '../snapshot/snapshot-catalog.js';
@@ -76,6 +77,7 @@ export async function prune(ctx: CatalogContext, options: PruneOptions = {}): Pr
       // removePrefix on the full key removes that object (and any sibling whose name it
       // prefixes, which sits in the same doomed folder).
       if (hasManifest) await storage.removePrefix(`${prefix}${MANIFEST_FILE}`);
+      if (hasManifest) await faultPoint('prune:remove', ctx.signal);
       await storage.removePrefix(prefix);
       done++;
     };

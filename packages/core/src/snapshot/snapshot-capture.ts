@@ -5,6 +5,7 @@ import { createGzip } from 'node:zlib';
 import { ulid } from 'ulid';
 import { abortedError, normaliseAbort, throwIfAborted } from '../abort.js';
 import { formatDuration } from '../cli/text-format.js';
+import { faultPoint, faultPointStream } from '../fault-point.js';
 import { ConfigError, StrataError } from '../errors.js';
 import type { LoadedConfig } from '../config/config-loader.js';
 import type { DatabaseDriver, DbSession, Queryable } from '../db/driver.js';
@@ -200,6 +201,7 @@ export async function captureDatabase(
       overallRows += entry.rows;
       entries.push(entry);
     }
+    await faultPoint('snapshot:after-data', signal);
     const sequences = await readSequences(client);
     await client.query('COMMIT');
 
@@ -264,12 +266,14 @@ async function captureTable(
   const columns = table.columns.map((c) => quoteIdent(c.name)).join(', ');
   const id = tableId(table.schema, table.name);
   const copy = select === undefined ? `COPY ${qualified(table.schema, table.name)} (${columns}) TO STDOUT` : `COPY (${select}) TO STDOUT`;
+  const paused = faultPointStream('snapshot:copy-first-table', { signal: ctx.signal });
   const stages: Array<NodeJS.ReadableStream | NodeJS.ReadWriteStream> =
     transform?.kind === 'truncate'
       ? [Readable.from([])]
       : transform
-        ? [client.copyOut(copy), new CopyRowTransform(transform, table.columns.length, id)]
-        : [client.copyOut(copy)];
+        ? [client.copyOut(copy), ...(paused ? [paused] : []), new CopyRowTransform(transform, table.columns.length, id)]
+        : [client.copyOut(copy), ...(paused ? [paused] : [])];
+  const midFile = faultPointStream('snapshot:mid-file', { signal: ctx.signal });
   const counter = new CopyRowCounter((rows) => progress(rows, false));
   const digest = new DigestStream();
   // If the storage write fails, the stream feeding it must stop too, and the other way round.
@@ -279,7 +283,7 @@ async function captureTable(
     local.abort(error);
     throw error;
   });
-  const streamed = pipeline([...stages, counter, createGzip({ level: GZIP_LEVEL }), digest], { signal }).catch((error: unknown) => {
+  const streamed = pipeline([...stages, counter, createGzip({ level: GZIP_LEVEL }), ...(midFile ? [midFile] : []), digest], { signal }).catch((error: unknown) => {
     local.abort(error);
     throw error;
   });

@@ -3,6 +3,7 @@ import { text } from 'node:stream/consumers';
 import pLimit from 'p-limit';
 
 import { normaliseAbort, throwIfAborted } from '../abort.js';
+import { faultPoint } from '../fault-point.js';
 import { ConfigError, IntegrityError, isNotFound, StorageError } from '../errors.js';
 import { parseManifest, snapshotPrefix } from '../format/manifest-io.js';
 import { MANIFEST_FILE, type Manifest, type TableEntry } from '../format/manifest-schema.js';
@@ -96,6 +97,7 @@ export async function copySnapshot(options: CopySnapshotOptions): Promise<CopySn
             });
             if (done) rowsDone += table.rows;
           });
+          await faultPoint('copy:data', signal);
         }),
       ),
     );
