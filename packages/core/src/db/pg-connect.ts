@@ -1,6 +1,7 @@
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { DatabaseError, StrataError } from '../errors.js';
+import { isConnectionLoss } from './connection-loss.js';
 
 // Internals of the PostgreSQL server driver (pg-driver.ts): core talks through the driver contract.
 
@@ -45,6 +46,13 @@ export function translatePgError(error: unknown, url: string, doing = 'connect t
       cause: error,
     });
   }
+  if (isConnectionLoss(error)) {
+    return new DatabaseError(`The connection to PostgreSQL at ${where} was lost while strata was working (${firstSentence(error)}).`, {
+      code: 'database-connection-lost',
+      hint: 'Check that the server is up (it may have restarted, or an administrator ended the session), then run the command again: nothing half-done was kept.',
+      cause: error,
+    });
+  }
   switch (code) {
     case '28P01':
     case '28000':
@@ -75,6 +83,12 @@ export function translatePgError(error: unknown, url: string, doing = 'connect t
       }
       return error;
   }
+}
+
+/** The driver's message, shortened to its first sentence and without a trailing period. */
+function firstSentence(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return (text.split('\n')[0] ?? text).replace(/\.$/, '');
 }
 
 /** Opens one pg client, with errors translated. Sessions use UTC and ISO dates. */
