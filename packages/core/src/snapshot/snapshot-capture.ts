@@ -23,6 +23,8 @@ import type { OperationContext } from '../operation-context.js';
 import { foreignKeyOrder } from '../restore/fk-order.js';
 import { STRATA_VERSION } from '../version.js';
 import { applySelection, unknownScope } from './capture-selection.js';
+import { removeAbandonedSnapshots } from './snapshot-leftovers.js';
+import { SnapshotLease } from './snapshot-lease.js';
 import type { CaptureSelection, SnapshotOptions, SnapshotResult } from './snapshot-types.js';
 
 /**
@@ -129,7 +131,9 @@ async function sleep(ms: number, signal: AbortSignal | undefined): Promise<void>
  * tables, or to the rows of a tenant scope (whose transaction is read-write for its temp tables);
  * everything about it is checked before any data file is written. If anything fails or the
  * signal fires, every object already written is removed and no manifest is written: the snapshot
- * never lists as valid.
+ * never lists as valid. The folder carries a lease (`snapshot-lease.ts`) from its first object
+ * until the manifest, so no prune or other snapshot removes it while this capture runs, however
+ * long; and folders that killed captures or copies left in the environment are removed meanwhile.
  */
 export async function captureDatabase(
   ctx: OperationContext,
@@ -143,7 +147,16 @@ export async function captureDatabase(
   const prefix = snapshotPrefix(config.project, env.name, id);
   const driver = driverFor(databaseUrl);
   const client = await driver.connect(databaseUrl);
+  let lease: SnapshotLease | undefined;
+  let sweep: Promise<unknown> | undefined;
   try {
+    // The lease is the folder's first object and lives until the manifest is written: while it
+    // is refreshed, no prune and no other snapshot takes this folder for a dead capture's.
+    lease = await SnapshotLease.take(storage, prefix, 'snapshot', { ...(ctx.log ? { log: ctx.log } : {}) });
+    // Folders that a killed capture or copy left are removed while this one runs.
+    sweep = removeAbandonedSnapshots(ctx, { except: id }).catch((sweepError: unknown) => {
+      ctx.log?.('warn', `Could not look for folders left by killed captures: ${(sweepError as Error).message}`);
+    });
     // A tenant scope keeps the keys of the rows it selects in ON COMMIT DROP temp tables, which a
     // READ ONLY transaction cannot create: it runs read-write, and writes nothing but those.
     await client.query(
@@ -233,15 +246,24 @@ export async function captureDatabase(
       scope: selected.scope,
     };
     throwIfAborted(signal, 'snapshot');
+    await lease.confirm();
     await writeManifest(storage, prefix, manifest, signal);
+    // The snapshot exists now; a lease left behind by a failure here is only clutter.
+    await lease.release().catch((releaseError: unknown) => {
+      ctx.log?.('warn', `Could not remove the lease of snapshot ${id}: ${(releaseError as Error).message}.`);
+    });
+    await sweep;
     return { id, manifest, location: `${storage.location.replace(/\/$/, '')}/${prefix}`, durationMs: Date.now() - started };
   } catch (error) {
     // A COPY may still be streaming: a ROLLBACK would queue behind it forever. Closing the
     // connection ends the transaction (and drops a scope's temp tables) just as well.
     await client.close({ force: true });
+    // No refresh may land after the folder is gone: it would bring a lease back.
+    await lease?.stop();
     await storage.removePrefix(prefix).catch((cleanupError: unknown) => {
       ctx.log?.('warn', `Could not remove the incomplete snapshot ${id}: ${(cleanupError as Error).message}. It has no manifest, so it does not list as valid.`);
     });
+    await sweep;
     throw driver.translateError(normaliseAbort(error, signal, 'snapshot'), databaseUrl, 'read from');
   } finally {
     await client.close();

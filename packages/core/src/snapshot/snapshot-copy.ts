@@ -4,11 +4,13 @@ import pLimit from 'p-limit';
 
 import { normaliseAbort, throwIfAborted } from '../abort.js';
 import { faultPoint } from '../fault-point.js';
-import { ConfigError, IntegrityError, isNotFound, StorageError } from '../errors.js';
+import type { StorageDriver } from '../contracts/storage.js';
+import { ConfigError, IntegrityError, isNotFound, StorageError, StrataError } from '../errors.js';
 import { parseManifest, snapshotPrefix } from '../format/manifest-io.js';
 import { MANIFEST_FILE, type Manifest, type TableEntry } from '../format/manifest-schema.js';
 import { DigestStream } from '../format/stream-digest.js';
 import { checkTable, showSnapshot } from './snapshot-catalog.js';
+import { describeLease, takeExclusiveLease } from './snapshot-lease.js';
 import type { CatalogContext } from './snapshot-types.js';
 
 /** Data files copied at once: enough to overlap two object stores' latencies, few enough to bound memory. */
@@ -41,6 +43,14 @@ export interface CopySnapshotResult {
  * exists only once every file arrived intact. A failed or interrupted copy removes what it wrote.
  * The snapshot keeps its id and its manifest (which still names the environment it was taken in)
  * and is listed among the target environment's snapshots.
+ *
+ * The target folder carries a lease while the copy runs (`snapshot-lease.ts`): a prune of the
+ * target never removes it, and a second copy of the same id into the same environment refuses
+ * (`copy-in-progress`) instead of removing the first one's files. What a copy that died left
+ * there (its lease dead or expired) is removed before copying. A snapshot that a prune removes
+ * from the source while the copy runs fails the copy with `copy-source-removed`, and the partial
+ * target is removed; a file that was already being read when it went is copied whole, so the copy
+ * may also succeed.
  */
 export async function copySnapshot(options: CopySnapshotOptions): Promise<CopySnapshotResult> {
   const { from, to } = options;
@@ -65,50 +75,49 @@ export async function copySnapshot(options: CopySnapshotOptions): Promise<CopySn
     bytes: manifest.tables.reduce((sum, t) => sum + t.bytes, 0),
   };
 
-  if (await to.storage.exists(`${targetPrefix}${MANIFEST_FILE}`)) {
-    const present = await text(await to.storage.read(`${targetPrefix}${MANIFEST_FILE}`, { signal }));
-    if (sameSnapshot(present, manifest, `${to.storage.location}${targetPrefix}`)) {
-      return { ...summary, status: 'already-present', durationMs: Date.now() - started };
-    }
-    throw new StorageError(`A different snapshot with id ${manifest.id} already exists in environment "${to.env.name}" (${to.storage.location}).`, {
-      code: 'copy-target-exists',
-      hint: `Inspect it with \`strata show ${manifest.id} --env ${to.env.name}\`; remove it from the storage before copying again.`,
+  const present = await presentInTarget(to, targetPrefix, manifest, signal);
+  if (present) return { ...summary, status: 'already-present', durationMs: Date.now() - started };
+
+  // The lease comes first: while it is live, no prune, snapshot or other copy removes what this
+  // copy writes, and a second copy of the same id into this environment steps back.
+  const taken = await takeExclusiveLease(to.storage, targetPrefix, 'copy', { ...(to.log ? { log: to.log } : {}) });
+  if (taken.heldBy) {
+    throw new StorageError(`Snapshot ${manifest.id} is already being copied into environment "${to.env.name}" (${describeLease(taken.heldBy)}).`, {
+      code: 'copy-in-progress',
+      hint: 'Wait for that copy to finish; it lists in the target once complete. Run this one again if it fails.',
     });
   }
-
-  // No manifest there: whatever is under the prefix is an earlier copy that did not finish.
-  await to.storage.removePrefix(targetPrefix);
+  const { lease } = taken;
+  // A copy that finished while this one took its lease: nothing to do, or a conflict.
+  let finished: boolean;
   try {
-    const limiter = pLimit(CONCURRENT_FILE_COPIES);
-    const totalRows = manifest.tables.reduce((sum, t) => sum + t.rows, 0);
-    let rowsDone = 0;
-    await Promise.all(
-      manifest.tables.map((table) =>
-        limiter(async () => {
-          await copyDataFile({ from, to, id: manifest.id, table, sourcePrefix, targetPrefix, signal }, (rows, done) => {
-            to.onProgress?.({
-              phase: 'copy',
-              item: `${table.schema}.${table.name}`,
-              rows,
-              totalRows: table.rows,
-              overallRows: rowsDone + rows,
-              overallTotalRows: totalRows,
-              ...(done ? { done } : {}),
-            });
-            if (done) rowsDone += table.rows;
-          });
-          await faultPoint('copy:data', signal);
-        }),
-      ),
-    );
+    finished = await presentInTarget(to, targetPrefix, manifest, signal);
+  } catch (error) {
+    await lease.release().catch(() => {});
+    throw error;
+  }
+  if (finished) {
+    await lease.release();
+    return { ...summary, status: 'already-present', durationMs: Date.now() - started };
+  }
+
+  try {
+    // No manifest, and no live lease but ours: whatever else is there is a dead copy's.
+    await removeAllBut(to.storage, targetPrefix, lease.name);
+    await copyDataFiles({ from, to, id: manifest.id, sourcePrefix, targetPrefix, signal }, manifest.tables);
     throwIfAborted(signal, 'copy');
+    await lease.confirm();
     await to.storage.write(`${targetPrefix}${MANIFEST_FILE}`, bufferStream(manifestText), { signal });
   } catch (error) {
+    await lease.stop();
     await to.storage.removePrefix(targetPrefix).catch((cleanup: Error) => {
       to.log?.('warn', `Could not remove the incomplete copy at ${to.storage.location}${targetPrefix}: ${cleanup.message}`);
     });
-    throw normaliseAbort(error, signal, 'copy');
+    throw await explainFailure(error, options, sourcePrefix, manifest.id, signal);
   }
+  await lease.release().catch((cleanup: Error) => {
+    to.log?.('warn', `Could not remove the lease of the copy at ${to.storage.location}${targetPrefix}: ${cleanup.message}`);
+  });
   return { ...summary, status: 'copied', durationMs: Date.now() - started };
 }
 
@@ -120,6 +129,86 @@ interface DataFileCopy {
   sourcePrefix: string;
   targetPrefix: string;
   signal: AbortSignal | undefined;
+}
+
+/**
+ * Whether the target already holds this snapshot: `true` when its manifest describes the same
+ * files, a `copy-target-exists` error when it describes other ones, `false` when there is none.
+ */
+async function presentInTarget(to: CatalogContext, targetPrefix: string, manifest: Manifest, signal: AbortSignal | undefined): Promise<boolean> {
+  if (!(await to.storage.exists(`${targetPrefix}${MANIFEST_FILE}`))) return false;
+  const present = await text(await to.storage.read(`${targetPrefix}${MANIFEST_FILE}`, { signal }));
+  if (sameSnapshot(present, manifest, `${to.storage.location}${targetPrefix}`)) return true;
+  throw new StorageError(`A different snapshot with id ${manifest.id} already exists in environment "${to.env.name}" (${to.storage.location}).`, {
+    code: 'copy-target-exists',
+    hint: `Inspect it with \`strata show ${manifest.id} --env ${to.env.name}\`; remove it from the storage before copying again.`,
+  });
+}
+
+/** Removes every child of `folder` except the object `keep`. */
+async function removeAllBut(storage: StorageDriver, folder: string, keep: string): Promise<void> {
+  const children: string[] = [];
+  for await (const child of storage.listChildren(folder)) children.push(child);
+  // A name that prefixes `keep` would take it along (removePrefix matches by prefix).
+  for (const child of children) if (!keep.startsWith(child)) await storage.removePrefix(`${folder}${child}`);
+}
+
+/**
+ * Copies every data file, a few at a time. The first failure stops the others (and every one has
+ * settled before this returns), so the clean-up that follows never races a write still under way.
+ */
+async function copyDataFiles(copy: Omit<DataFileCopy, 'table'>, tables: TableEntry[]): Promise<void> {
+  const { to, signal } = copy;
+  const limiter = pLimit(CONCURRENT_FILE_COPIES);
+  const stop = new AbortController();
+  const copySignal = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+  const totalRows = tables.reduce((sum, t) => sum + t.rows, 0);
+  let rowsDone = 0;
+  const results = await Promise.allSettled(
+    tables.map((table) =>
+      limiter(async () => {
+        if (copySignal.aborted) throw copySignal.reason;
+        try {
+          await copyDataFile({ ...copy, table, signal: copySignal }, (rows, done) => {
+            to.onProgress?.({
+              phase: 'copy',
+              item: `${table.schema}.${table.name}`,
+              rows,
+              totalRows: table.rows,
+              overallRows: rowsDone + rows,
+              overallTotalRows: totalRows,
+              ...(done ? { done } : {}),
+            });
+            if (done) rowsDone += table.rows;
+          });
+        } catch (error) {
+          stop.abort(error);
+          throw error;
+        }
+        await faultPoint('copy:data', copySignal);
+      }),
+    ),
+  );
+  if (stop.signal.aborted) throw stop.signal.reason;
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/**
+ * The error a failed copy ends with. A source that lost its manifest while the copy ran (a prune
+ * removed the snapshot there) is said so, instead of calling its missing files damage.
+ */
+async function explainFailure(error: unknown, options: CopySnapshotOptions, sourcePrefix: string, id: string, signal: AbortSignal | undefined): Promise<unknown> {
+  const failure = normaliseAbort(error, signal, 'copy');
+  if (failure instanceof StrataError && failure.code === 'aborted') return failure;
+  const { from, to } = options;
+  const stillThere = await from.storage.exists(`${sourcePrefix}${MANIFEST_FILE}`).catch(() => true);
+  if (stillThere) return failure;
+  return new StorageError(`Snapshot ${id} was removed from environment "${from.env.name}" while it was being copied; nothing was copied to "${to.env.name}".`, {
+    code: 'copy-source-removed',
+    hint: `A prune (or someone) removed it from ${from.storage.location}. Copy another snapshot (\`strata list --env ${from.env.name}\`).`,
+    cause: error,
+  });
 }
 
 /** Streams one data file across, checking its size and sha256 on the way. */
