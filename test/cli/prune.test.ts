@@ -80,6 +80,11 @@ beforeAll(async () => {
   ids.incomplete = ulid(now - 2 * DAY);
   await mkdir(path.join(envDir, ids.incomplete, 'data'), { recursive: true });
   await writeFile(path.join(envDir, ids.incomplete, 'data', 'public.t.copy.gz'), 'partial');
+  // A snapshot whose manifest was cut short: every listing skips it, prune removes it.
+  ids.damaged = ulid(now - 5 * DAY);
+  await mkdir(path.join(envDir, ids.damaged, 'data'), { recursive: true });
+  await writeFile(path.join(envDir, ids.damaged, 'data', 'public.t.copy.gz'), 'x');
+  await writeFile(path.join(envDir, ids.damaged, 'manifest.json'), '{"formatVersion": "1.1.0", "id": "');
   // The "configured" environment shares nothing with dev: its own snapshots, same two ids.
   const configuredDir = path.join(dir, 'snapshots', 'clip', 'configured');
   for (const name of ['a', 'b']) {
@@ -106,6 +111,7 @@ describe('strata prune', () => {
       ],
       removed: [{ id: ids.d, createdAt: createdAt.d }],
       incompleteRemoved: [ids.incomplete],
+      damagedRemoved: [{ id: ids.damaged, reason: expect.stringMatching(/^The manifest at file:\/\/.*\/clip\/dev\/\w+\/ is not valid JSON/) }],
       dryRun: true,
     });
     expect(await folders()).toEqual(before);
@@ -120,7 +126,12 @@ describe('strata prune', () => {
     expect(lines.find((l) => l.includes(ids.c!))).toMatch(/tag keep$/);
     expect(lines.find((l) => l.includes(ids.d!))).toMatch(/^would remove\s/);
     expect(lines.find((l) => l.includes(ids.incomplete!))).toMatch(/^would remove\s.*incomplete \(no manifest\)$/);
-    expect(result.stderr).toContain('Dry run: would keep 3 snapshots of dev and remove 1 (and 1 incomplete folder); run again without --dry-run to remove them.');
+    expect(lines.find((l) => l.includes(ids.damaged!))).toMatch(/^would remove\s.*damaged manifest$/);
+    expect(result.stderr).toContain(`Would remove ${ids.damaged}: The manifest at `);
+    expect(result.stderr).not.toContain('Skipping snapshot');
+    expect(result.stderr).toContain(
+      'Dry run: would keep 3 snapshots of dev and remove 1 (and 1 incomplete folder and 1 folder with a damaged manifest); run again without --dry-run to remove them.',
+    );
   });
 
   it("uses the environment's retention when no flag is given", async () => {

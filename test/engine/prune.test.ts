@@ -1,7 +1,7 @@
 // prune() on file:// and on s3:// (s3rver): a history fabricated from one real snapshot whose
 // manifest is cloned under chosen ULIDs and dates, then pruned with a fixed `now`. Checks which
 // snapshots still list, what is left in the storage itself, the order of deletions, the
-// incomplete and foreign folders, the dry run and the refusals.
+// incomplete, leased, damaged and foreign folders, the dry run and the refusals.
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +16,7 @@ import { resolveS3Settings } from '../../packages/plugin-s3/src/s3-settings.js';
 import { S3Storage } from '../../packages/plugin-s3/src/s3-storage.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { engineProject, type EngineProject } from '../support/engine.js';
+import { leaseRecord, putLease } from '../support/leases.js';
 import { createTestBucket, s3DriverOptions, type TestBucket } from '../support/s3.js';
 import { listSnapshots, prune, snapshot } from '../../packages/core/src/index.js';
 
@@ -117,6 +118,11 @@ describe.each(backends)('prune on $name', (backend) => {
   let oldIncomplete: string;
   let freshIncomplete: string;
   let damaged: string;
+  let damagedLive: string;
+  let newerFormat: string;
+  let deadYoung: string;
+  let expiredYoung: string;
+  let liveOld: string;
 
   function context(extra: Partial<OperationContext> = {}): OperationContext & { warnings: string[] } {
     return { ...project.context(source.url, extra), storage };
@@ -141,9 +147,29 @@ describe.each(backends)('prune on $name', (backend) => {
     if (backend.shallowListing) {
       for (const id of [oldIncomplete, freshIncomplete]) await put(storage, `${ENV}${id}/partial`, 'partial');
     }
-    // Old and with a manifest, but a damaged one: neither valid nor incomplete, so left for a person.
+    // Old and with a manifest, but a damaged one: removed.
     damaged ??= ulid(NOW.getTime() - 90 * 24 * HOUR);
     await put(storage, `${ENV}${damaged}/manifest.json`, '{"formatVersion": "1.1.0", "id":');
+    await put(storage, `${ENV}${damaged}/data/public.t.copy.gz`, 'data');
+    // Damaged too, but a live lease is there: someone is writing it, so it stays.
+    damagedLive ??= ulid(NOW.getTime() - 91 * 24 * HOUR);
+    await put(storage, `${ENV}${damagedLive}/manifest.json`, 'not json');
+    await putLease(storage, `${ENV}${damagedLive}/`, leaseRecord('live'));
+    // A manifest of a format this strata cannot read: someone else's valid snapshot, left alone.
+    newerFormat ??= ulid(NOW.getTime() - 92 * 24 * HOUR);
+    await put(storage, `${ENV}${newerFormat}/manifest.json`, JSON.stringify({ ...manifest, id: newerFormat, formatVersion: '2.0.0' }));
+    // Writers that died an hour before NOW: one provably (its process is gone), one whose lease
+    // ran out. Removed at once, not after a day.
+    deadYoung ??= ulid(NOW.getTime() - HOUR);
+    await put(storage, `${ENV}${deadYoung}/data/public.t.copy.gz`, 'partial');
+    await putLease(storage, `${ENV}${deadYoung}/`, leaseRecord('dead'));
+    expiredYoung ??= ulid(NOW.getTime() - HOUR);
+    await put(storage, `${ENV}${expiredYoung}/data/public.t.copy.gz`, 'partial');
+    await putLease(storage, `${ENV}${expiredYoung}/`, leaseRecord('expired', 'copy'));
+    // A capture (or a copy of an old id) running for three days, its lease live: never removed.
+    liveOld ??= ulid(NOW.getTime() - 72 * HOUR);
+    await put(storage, `${ENV}${liveOld}/data/public.t.copy.gz`, 'partial');
+    await putLease(storage, `${ENV}${liveOld}/`, leaseRecord('live'));
     // Not a snapshot id at all.
     await put(storage, `${ENV}notes/README.txt`, 'kept by hand');
   }
@@ -166,7 +192,8 @@ describe.each(backends)('prune on $name', (backend) => {
     }
     // The real snapshot was taken years before NOW and is the oldest of all.
     expect(result.removed.map((r) => r.id)).toEqual([...byTime(removedNames).map((n) => ids[n]), realId]);
-    expect(result.incompleteRemoved).toEqual([oldIncomplete]);
+    expect(result.incompleteRemoved).toEqual([deadYoung, expiredYoung, oldIncomplete].sort().reverse());
+    expect(result.damagedRemoved).toEqual([{ id: damaged, reason: expect.stringContaining('is not valid JSON') }]);
   }
 
   it('a dry run reports the plan and removes nothing', async () => {
@@ -196,14 +223,17 @@ describe.each(backends)('prune on $name', (backend) => {
 
     expect((await listSnapshots(ctx)).map((s) => s.id)).toEqual(byTime(keptNames).map((n) => ids[n]));
     const left = await objects();
-    const removedIds = [...removedNames.map((n) => ids[n]!), realId, oldIncomplete];
+    const removedIds = [...removedNames.map((n) => ids[n]!), realId, oldIncomplete, deadYoung, expiredYoung, damaged];
     for (const id of removedIds) expect(left.filter((k) => k.startsWith(`${ENV}${id}/`)), id).toEqual([]);
     for (const name of keptNames) expect(left).toContain(`${ENV}${ids[name]}/data/public.t.copy.gz`);
     expect(left).toContain(`${ENV}${freshIncomplete}/data/public.t.copy.gz`);
-    expect(left).toContain(`${ENV}${damaged}/manifest.json`);
+    expect(left).toContain(`${ENV}${liveOld}/data/public.t.copy.gz`);
+    expect(left).toContain(`${ENV}${damagedLive}/manifest.json`);
+    expect(left).toContain(`${ENV}${newerFormat}/manifest.json`);
     expect(left).toContain(`${ENV}notes/README.txt`);
     expect(ctx.warnings.some((w) => w.includes('notes') && /not a snapshot id/.test(w)), ctx.warnings.join('\n')).toBe(true);
-    expect(ctx.warnings.some((w) => w.includes(damaged)), ctx.warnings.join('\n')).toBe(true);
+    // Damaged manifests are in the result, not repeated as "Skipping snapshot" warnings.
+    expect(ctx.warnings.filter((w) => w.includes(damaged)), ctx.warnings.join('\n')).toEqual([]);
 
     // Each removed snapshot lost its manifest (the exact key) before anything else of it; an
     // incomplete folder has no manifest to remove; nothing that is kept was touched.
@@ -213,12 +243,16 @@ describe.each(backends)('prune on $name', (backend) => {
       expect(calls.indexOf(`${ENV}${id}/`)).toBeGreaterThan(manifestCall);
     }
     expect(calls.filter((c) => c.startsWith(`${ENV}${oldIncomplete}`))).toEqual([`${ENV}${oldIncomplete}/`]);
-    expect(calls).toHaveLength(2 * (removedNames.length + 1) + 1);
+    expect(calls.filter((c) => c.startsWith(`${ENV}${damaged}`))).toEqual([`${ENV}${damaged}/`]);
+    // A folder judged by its lease loses the lease, is looked at again, then goes.
+    expect(calls.filter((c) => c.startsWith(`${ENV}${deadYoung}`))).toEqual([expect.stringMatching(new RegExp(`^${ENV}${deadYoung}/lease-`)), `${ENV}${deadYoung}/`]);
+    expect(calls).toHaveLength(2 * (removedNames.length + 1) + 1 + 1 + 2 * 2);
 
     // A second run finds nothing more to do.
     const again = await prune(context(), { policy: POLICY, now: NOW });
     expect(again.removed).toEqual([]);
     expect(again.incompleteRemoved).toEqual([]);
+    expect(again.damagedRemoved).toEqual([]);
   });
 
   it("uses the environment's retention from the config when no policy is given", async () => {

@@ -15,7 +15,7 @@ function count(n: number, noun: string): string {
 export default class Prune extends BaseCommand<typeof Prune> {
   static override summary = "Remove the environment's snapshots that no retention rule keeps.";
 
-  static override description = `All in UTC. --keep-within keeps everything younger than the span; --keep-daily/--keep-weekly (ISO weeks)/--keep-monthly/--keep-yearly N keep the newest snapshot in each of the last N such periods, the current one included, whether or not a period has snapshots; --keep-last N keeps the newest N. A snapshot kept by any rule is kept, and so is every snapshot tagged "keep". Without flags the environment's \`retention\` from the config applies (keepLast, keepWithin, keepDaily, keepWeekly, keepMonthly, keepYearly); any --keep-* flag replaces that section as a whole. With no rule at all, prune refuses. Each removed snapshot loses its manifest first, so one half-removed never lists; folders without a manifest (unfinished captures) older than a day are removed too.`;
+  static override description = `All in UTC. --keep-within keeps everything younger than the span; --keep-daily/--keep-weekly (ISO weeks)/--keep-monthly/--keep-yearly N keep the newest snapshot in each of the last N such periods, the current one included, whether or not a period has snapshots; --keep-last N keeps the newest N. A snapshot kept by any rule is kept, and so is every snapshot tagged "keep". Without flags the environment's \`retention\` from the config applies (keepLast, keepWithin, keepDaily, keepWeekly, keepMonthly, keepYearly); any --keep-* flag replaces that section as a whole. With no rule at all, prune refuses. Each removed snapshot loses its manifest first, so one half-removed never lists. Folders without a manifest are removed too when their writer is provably gone or its lease expired (at once), or when they carry no lease and are older than a day; a capture or copy still running is never touched. Folders whose manifest is damaged are removed (--dry-run names them first); a manifest of a newer format is left alone.`;
 
   static override examples = [
     {
@@ -41,18 +41,28 @@ export default class Prune extends BaseCommand<typeof Prune> {
     const ctx = await this.loadContext(loaded);
     const result = await prune(ctx, { ...this.policyFromFlags(), dryRun: this.flags['dry-run'] });
     if (this.notification) {
-      this.notification.report = { removed: [...result.removed.map((s) => s.id), ...result.incompleteRemoved], kept: result.kept.length };
+      this.notification.report = {
+        removed: [...result.removed.map((s) => s.id), ...result.incompleteRemoved, ...result.damagedRemoved.map((d) => d.id)],
+        kept: result.kept.length,
+      };
     }
     const rows = [
       ...result.kept.map((s) => ['keep', s.id, formatTimestamp(s.createdAt), s.reasons.join(', ')]),
       ...result.removed.map((s) => [result.dryRun ? 'would remove' : 'removed', s.id, formatTimestamp(s.createdAt), '']),
       ...result.incompleteRemoved.map((id) => [result.dryRun ? 'would remove' : 'removed', id, '', 'incomplete (no manifest)']),
+      ...result.damagedRemoved.map((d) => [result.dryRun ? 'would remove' : 'removed', d.id, '', 'damaged manifest']),
     ];
     if (rows.length > 0) {
       this.log(renderTable([{ header: 'ACTION' }, { header: 'ID' }, { header: 'CREATED (UTC)' }, { header: 'KEPT BY' }], rows));
     }
-    const incomplete = result.incompleteRemoved.length > 0 ? ` (and ${count(result.incompleteRemoved.length, 'incomplete folder')})` : '';
-    const anyRemoved = result.removed.length + result.incompleteRemoved.length > 0;
+    const extras = [
+      ...(result.incompleteRemoved.length > 0 ? [count(result.incompleteRemoved.length, 'incomplete folder')] : []),
+      ...(result.damagedRemoved.length > 0 ? [`${count(result.damagedRemoved.length, 'folder')} with a damaged manifest`] : []),
+    ];
+    const incomplete = extras.length > 0 ? ` (and ${extras.join(' and ')})` : '';
+    const anyRemoved = result.removed.length + result.incompleteRemoved.length + result.damagedRemoved.length > 0;
+    // The table says which; the reasons name what is wrong with each manifest.
+    for (const d of result.damagedRemoved) this.logToStderr(`${result.dryRun ? 'Would remove' : 'Removed'} ${d.id}: ${d.reason}`);
     const keptText = `${count(result.kept.length, 'snapshot')} of ${ctx.env.name}`;
     this.logToStderr(
       result.dryRun

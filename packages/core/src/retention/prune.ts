@@ -1,16 +1,17 @@
 import pLimit from 'p-limit';
-import { decodeTime, isValid } from 'ulid';
 
 import { AbortedError, ConfigError } from '../errors.js';
 import { faultPoint } from '../fault-point.js';
-import { environmentPrefix, snapshotPrefix } from '../format/manifest-io.js';
+import { environmentPrefix, readManifest, snapshotPrefix } from '../format/manifest-io.js';
 import { MANIFEST_FILE } from '../format/manifest-schema.js';
 import { listSnapshots } from '../snapshot/snapshot-catalog.js';
+import { ulidTime } from '../snapshot/snapshot-leftovers.js';
+import { folderOwner, inspectFolder, removeAbandonedFolder, type FolderInspection } from '../snapshot/snapshot-lease.js';
 import type { CatalogContext } from '../snapshot/snapshot-types.js';
 import { planRetention } from './retention-plan.js';
 import { policyFromConfig, RETENTION_RULES, ruleFlag, validatePolicy, type RetentionConfig, type RetentionPolicy } from './retention-policy.js';
 
-/** A folder without a manifest is removed once its id is older than this: no capture or copy runs that long. */
+/** A folder without a manifest and without a lease is removed once its id is older than this. */
 export const INCOMPLETE_AFTER_MS = 24 * 3_600_000;
 
 /** Snapshots removed at once: enough to hide an object store's latency. */
@@ -21,7 +22,10 @@ export interface PruneOptions {
   policy?: RetentionPolicy;
   /** Plan and report only; nothing is removed. */
   dryRun?: boolean;
-  /** The time the policy is applied at (default: the current time). */
+  /**
+   * The time the policy is applied at (default: the current time). Leases are always judged by
+   * the real clock: no `now` makes a running capture's folder look abandoned.
+   */
   now?: Date;
 }
 
@@ -32,8 +36,13 @@ export interface PruneResult {
   kept: { id: string; createdAt: string; reasons: string[] }[];
   /** Snapshots removed (or, in a dry run, that would be), newest first. */
   removed: { id: string; createdAt: string }[];
-  /** Ids of folders without a manifest, older than a day, removed (or that would be). */
+  /**
+   * Ids of folders without a manifest removed (or that would be): those whose writer is provably
+   * gone or let its lease expire, and those without any lease whose id is more than a day old.
+   */
   incompleteRemoved: string[];
+  /** Folders whose manifest is damaged (unreadable or invalid), removed (or that would be), with why. */
+  damagedRemoved: { id: string; reason: string }[];
   dryRun: boolean;
 }
 
@@ -41,10 +50,17 @@ export interface PruneResult {
  * Applies a retention policy to the environment's snapshots (see `planRetention` for the rules).
  * Every valid snapshot is listed and planned; each one removed loses its manifest first, so a
  * prune that stops half-way leaves no half-deleted snapshot that lists as valid, then the rest of
- * its folder. Folders without a manifest (captures or copies that never finished) are removed
- * when their id, a ULID, is more than a day old; a folder whose name is not a ULID is left alone
- * with a warning, and so is a snapshot whose manifest is damaged (it is neither valid nor
- * incomplete: someone should look at it).
+ * its folder.
+ *
+ * Folders that are not valid snapshots:
+ * - without a manifest, with a live lease (a capture or copy under way, however old its id): kept;
+ * - without a manifest, whose leases are all dead or expired (a writer killed outright): removed;
+ * - without a manifest and without a lease (an older strata's, or a crash before the first
+ *   write): removed once their id, a ULID, is more than a day before `now`;
+ * - with a damaged manifest (not JSON, or not a valid manifest): removed, unless a live lease is
+ *   there; `--dry-run` names them first. A manifest of a format this strata cannot read (a newer
+ *   major) is someone else's valid snapshot and is left alone, and so is a folder whose name is
+ *   not a ULID (with a warning).
  *
  * Refuses (`retention-policy-empty`, a `ConfigError`) when neither the options nor the
  * environment's config give a rule, before anything is read from the storage.
@@ -55,40 +71,53 @@ export async function prune(ctx: CatalogContext, options: PruneOptions = {}): Pr
   const dryRun = options.dryRun ?? false;
   const { config, env, storage } = ctx;
 
-  const snapshots = await listSnapshots(ctx);
+  // Damaged manifests are reported below, with what prune does about them, instead of as
+  // "Skipping snapshot" warnings.
+  const snapshots = await listSnapshots({ ...ctx, log: (level, message) => (message.startsWith('Skipping snapshot ') ? undefined : ctx.log?.(level, message)) });
   const plan = planRetention(snapshots, policy, now);
   const byId = new Map(snapshots.map((s) => [s.id, s]));
   const kept = plan.keep.map((k) => ({ id: k.id, createdAt: byId.get(k.id)!.createdAt, reasons: k.reasons }));
   const removed = plan.remove.map((id) => ({ id, createdAt: byId.get(id)!.createdAt }));
-  const incompleteRemoved = await findIncomplete(ctx, new Set(byId.keys()), now);
+  const others = await classifyOthers(ctx, new Set(byId.keys()), now);
+  const incompleteRemoved = others.filter((o) => o.kind !== 'damaged').map((o) => o.id);
+  const damagedRemoved = others.flatMap((o) => (o.kind === 'damaged' ? [{ id: o.id, reason: o.reason }] : []));
 
   if (!dryRun) {
     const limiter = pLimit(CONCURRENT_REMOVALS);
-    const total = removed.length + incompleteRemoved.length;
+    const total = removed.length + others.length;
     let done = 0;
-    const removeOne = async (id: string, hasManifest: boolean): Promise<void> => {
+    const removeOne = async (id: string, remove: (prefix: string) => Promise<void>): Promise<void> => {
       if (ctx.signal?.aborted) {
         throw new AbortedError(`The prune was interrupted after removing ${done} of ${total} snapshot folders.`, {
           code: 'aborted',
           hint: 'Run it again to finish: every snapshot still listed is complete.',
         });
       }
-      const prefix = snapshotPrefix(config.project, env.name, id);
-      // removePrefix on the full key removes that object (and any sibling whose name it
-      // prefixes, which sits in the same doomed folder).
-      if (hasManifest) await storage.removePrefix(`${prefix}${MANIFEST_FILE}`);
-      if (hasManifest) await faultPoint('prune:remove', ctx.signal);
-      await storage.removePrefix(prefix);
+      await remove(snapshotPrefix(config.project, env.name, id));
       done++;
     };
+    const removeSnapshot = async (prefix: string): Promise<void> => {
+      // removePrefix on the full key removes that object (and any sibling whose name it
+      // prefixes, which sits in the same doomed folder).
+      await storage.removePrefix(`${prefix}${MANIFEST_FILE}`);
+      await faultPoint('prune:remove', ctx.signal);
+      await storage.removePrefix(prefix);
+    };
     await Promise.all([
-      ...removed.map((s) => limiter(() => removeOne(s.id, true))),
-      ...incompleteRemoved.map((id) => limiter(() => removeOne(id, false))),
+      ...removed.map((s) => limiter(() => removeOne(s.id, removeSnapshot))),
+      ...others.map((o) =>
+        limiter(() =>
+          removeOne(o.id, async (prefix) => {
+            // A folder judged by its leases is looked at again just before it goes.
+            if (o.kind === 'abandoned') await removeAbandonedFolder(storage, prefix, o.inspection);
+            else await storage.removePrefix(prefix);
+          }),
+        ),
+      ),
     ]);
   }
-  return { policy, kept, removed, incompleteRemoved, dryRun };
+  return { policy, kept, removed, incompleteRemoved, damagedRemoved, dryRun };
 }
-
 /** The policy from the options, else from the environment's `retention`; refuses when neither has a rule. */
 function resolvePolicy(ctx: CatalogContext, given: RetentionPolicy | undefined): RetentionPolicy {
   const configured = ctx.env.raw.retention as RetentionConfig | undefined;
@@ -104,34 +133,57 @@ function resolvePolicy(ctx: CatalogContext, given: RetentionPolicy | undefined):
   return validatePolicy(policy);
 }
 
-/**
- * Ids of the environment's folders that hold no manifest and whose ULID is more than a day
- * before `now`. Folders with a manifest that did not list (damaged) are not incomplete.
- */
-async function findIncomplete(ctx: CatalogContext, valid: Set<string>, now: Date): Promise<string[]> {
+/** A folder that is not a valid snapshot and that prune removes. */
+type Removable =
+  | { kind: 'abandoned'; id: string; inspection: FolderInspection }
+  | { kind: 'stale'; id: string }
+  | { kind: 'damaged'; id: string; reason: string };
+
+/** The environment's folders that are not valid snapshots and that prune removes (see `prune`), newest id first. */
+async function classifyOthers(ctx: CatalogContext, valid: Set<string>, now: Date): Promise<Removable[]> {
   const { config, env, storage } = ctx;
   const prefix = environmentPrefix(config.project, env.name);
-  const found: string[] = [];
+  const names: string[] = [];
   for await (const name of storage.listChildren(prefix)) {
     if (valid.has(name)) continue;
-    const time = ulidTime(name);
-    if (time === undefined) {
+    if (ulidTime(name) === undefined) {
       ctx.log?.('warn', `Left ${name} in ${storage.location.replace(/\/$/, '')}/${prefix} alone: it is not a snapshot id, so prune cannot tell its age.`);
       continue;
     }
-    if (now.getTime() - time <= INCOMPLETE_AFTER_MS) continue;
-    if (await storage.exists(`${snapshotPrefix(config.project, env.name, name)}${MANIFEST_FILE}`)) continue;
-    found.push(name);
+    names.push(name);
   }
-  return found.sort().reverse();
+  const limiter = pLimit(CONCURRENT_REMOVALS);
+  const found = await Promise.all(names.map((id) => limiter(() => classifyOne(ctx, id, now))));
+  return found.filter((f): f is Removable => f !== undefined).sort((a, b) => b.id.localeCompare(a.id));
 }
 
-/** The time encoded in a ULID, or undefined for a name that is not one. */
-function ulidTime(name: string): number | undefined {
-  if (!isValid(name) || name !== name.toUpperCase()) return undefined;
+async function classifyOne(ctx: CatalogContext, id: string, now: Date): Promise<Removable | undefined> {
+  const { config, env, storage } = ctx;
+  const folder = snapshotPrefix(config.project, env.name, id);
+  const inspection = await inspectFolder(storage, folder);
+  const owner = folderOwner(inspection);
+  // A writer at work: never removed, whatever `now` says.
+  if (owner === 'live') return undefined;
+  if (inspection.manifest) {
+    const reason = await manifestDamage(ctx, folder, id);
+    return reason === undefined ? undefined : { kind: 'damaged', id, reason };
+  }
+  if (owner === 'abandoned') return { kind: 'abandoned', id, inspection };
+  return now.getTime() - ulidTime(id)! > INCOMPLETE_AFTER_MS ? { kind: 'stale', id } : undefined;
+}
+
+/**
+ * Why a folder's manifest is damaged, or undefined when it reads (it was written since the
+ * listing) or is of a format this strata cannot read (someone else's valid snapshot).
+ */
+async function manifestDamage(ctx: CatalogContext, folder: string, id: string): Promise<string | undefined> {
   try {
-    return decodeTime(name);
-  } catch {
+    await readManifest(ctx.storage, folder, id);
     return undefined;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const integrity = (error as { exitCode?: unknown }).exitCode === 5;
+    if (!integrity || code === 'manifest-format-unsupported') return undefined;
+    return (error as Error).message;
   }
 }
