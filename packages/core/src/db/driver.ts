@@ -56,13 +56,19 @@ export interface DatabaseServer {
   createWork(finalName: string): Promise<string>;
   /** Drops a database strata created (closing what still uses it). */
   drop(database: string): Promise<void>;
-  /** Drops work databases of killed restores (old, unused); returns their names. */
+  /** Drops work databases whose restore is gone (provably, or by age for older strata's); returns their names. */
   dropAbandoned(): Promise<string[]>;
   /**
    * Gives a finished work database its final name; with `replace`, the existing database is
    * renamed aside first (and back if the swap fails). Returns the old database's new name.
    */
   promote(work: string, finalName: string, replace: boolean): Promise<string | undefined>;
+  /**
+   * Replaces a lost maintenance session with a new one, keeping what the old one held for the
+   * work databases (their locks). Optional: a server without a session of its own has nothing to
+   * reconnect. `promote` and `drop` may be called again after it.
+   */
+  reconnect?(): Promise<void>;
   close(): Promise<void>;
 }
 

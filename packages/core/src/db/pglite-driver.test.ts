@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -238,14 +239,28 @@ describe('PGlite driver', () => {
     await databases.drop(aside!);
     expect(existsSync(join(root, aside!))).toBe(false);
 
-    // Abandoned work directories: only old ones with the marker go.
-    const old = await databases.createWork('x');
-    const fresh = await databases.createWork('x');
+    // Abandoned work directories. The marker names its owner: one whose owner has exited goes at
+    // once; one whose owner runs (this process) stays, however old. A marker of an older strata,
+    // which names no owner, goes once it is ten minutes old.
     const past = new Date(Date.now() - 3600_000);
-    utimesSync(join(root, old, INCOMPLETE_MARKER), past, past);
-    expect(await databases.dropAbandoned()).toEqual([old]);
-    expect(existsSync(join(root, fresh))).toBe(true);
-    await databases.drop(fresh);
+    const mine = await databases.createWork('x');
+    utimesSync(join(root, mine, INCOMPLETE_MARKER), past, past);
+    const orphan = await databases.createWork('x');
+    const exited = spawnSync(process.execPath, ['-e', "const s = require('fs').readFileSync('/proc/self/stat', 'utf8'); process.stdout.write(JSON.stringify({ pid: process.pid, pidStartedAt: s.slice(s.lastIndexOf(')') + 2).split(' ')[19] }))"], { encoding: 'utf8' });
+    const marker = readFileSync(join(root, orphan, INCOMPLETE_MARKER), 'utf8');
+    const owner = JSON.parse(marker.split('\n')[1]!.slice('owner '.length)) as Record<string, unknown>;
+    writeFileSync(join(root, orphan, INCOMPLETE_MARKER), `${marker.split('\n')[0]}\nowner ${JSON.stringify({ ...owner, ...JSON.parse(exited.stdout) })}\n`);
+    const legacyOld = await databases.createWork('x');
+    const legacyFresh = await databases.createWork('x');
+    for (const dir of [legacyOld, legacyFresh]) writeFileSync(join(root, dir, INCOMPLETE_MARKER), 'Work database of a strata restore into x; incomplete.\n');
+    utimesSync(join(root, legacyOld, INCOMPLETE_MARKER), past, past);
+    expect((await databases.dropAbandoned()).sort()).toEqual([orphan, legacyOld].sort());
+    expect(existsSync(join(root, orphan))).toBe(false);
+    expect(existsSync(join(root, legacyOld))).toBe(false);
+    expect(existsSync(join(root, mine))).toBe(true);
+    expect(existsSync(join(root, legacyFresh))).toBe(true);
+    await databases.drop(mine);
+    await databases.drop(legacyFresh);
   });
 
   it('refuses a directory another live process holds, and takes over a dead one', async () => {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseError } from '../errors.js';
+import { currentProcess, ownerStatus, type ProcessIdentity } from '../process-identity.js';
 import type { DatabaseServer } from './driver.js';
 import { acquire, assertUnlocked, lockHolder, memoryExists, release, renameMemory, shut } from './pglite-instances.js';
 
@@ -9,8 +10,22 @@ import { acquire, assertUnlocked, lockHolder, memoryExists, release, renameMemor
 const WORK_PREFIX = '.strata_tmp_';
 /** In a work directory until `promote`: says the database is incomplete. */
 export const INCOMPLETE_MARKER = 'strata-incomplete';
-/** Work databases younger than this may belong to a restore still running. */
+/** Work databases younger than this whose owner cannot be proven gone may belong to a restore still running. */
 const ABANDONED_AFTER_MS = 10 * 60_000;
+/** The marker's line naming the owning process (a `ProcessIdentity` as JSON). */
+const OWNER_LINE = 'owner ';
+
+/** The owner a marker names, or undefined for an older strata's marker or a damaged one. */
+function markerOwner(text: string): ProcessIdentity | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(OWNER_LINE));
+  if (!line) return undefined;
+  try {
+    const owner = JSON.parse(line.slice(OWNER_LINE.length)) as Partial<ProcessIdentity>;
+    return typeof owner.pid === 'number' && typeof owner.host === 'string' ? (owner as ProcessIdentity) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function workName(): string {
   return `${WORK_PREFIX}${randomBytes(6).toString('hex')}`;
@@ -44,11 +59,17 @@ export class DirectoryServer implements DatabaseServer {
     return existsSync(join(this.dir(database), 'PG_VERSION'));
   }
 
-  /** A new, empty sibling directory with the incomplete marker; initdb runs when it is first opened. */
+  /**
+   * A new, empty sibling directory with the incomplete marker, which names the owning process
+   * (so a later restore can prove it gone); initdb runs when it is first opened.
+   */
   async createWork(finalName: string): Promise<string> {
     const name = workName();
     mkdirSync(this.dir(name));
-    writeFileSync(join(this.dir(name), INCOMPLETE_MARKER), `Work database of a strata restore into ${finalName}; incomplete.\n`);
+    writeFileSync(
+      join(this.dir(name), INCOMPLETE_MARKER),
+      `Work database of a strata restore into ${finalName}; incomplete.\n${OWNER_LINE}${JSON.stringify(currentProcess())}\n`,
+    );
     return name;
   }
 
@@ -71,8 +92,14 @@ export class DirectoryServer implements DatabaseServer {
       if (!name.startsWith(WORK_PREFIX)) continue;
       const dir = this.dir(name);
       try {
-        const age = Date.now() - statSync(join(dir, INCOMPLETE_MARKER)).mtimeMs;
-        if (age < ABANDONED_AFTER_MS || lockHolder(dir) !== undefined) continue;
+        const marker = join(dir, INCOMPLETE_MARKER);
+        if (lockHolder(dir) !== undefined) continue;
+        const owner = markerOwner(readFileSync(marker, 'utf8'));
+        const status = owner ? ownerStatus(owner) : 'unknown';
+        if (status === 'running') continue;
+        // Only an owner that cannot be proven gone (another machine sharing the directory, or an
+        // older strata that did not write its name) gets the benefit of the age rule.
+        if (status === 'unknown' && Date.now() - statSync(marker).mtimeMs < ABANDONED_AFTER_MS) continue;
       } catch {
         continue; // no marker: not ours to remove
       }
