@@ -1,5 +1,6 @@
 import { throwIfAborted, normaliseAbort } from '../abort.js';
 import { faultPoint } from '../fault-point.js';
+import { isConnectionLoss } from '../db/connection-loss.js';
 import type { DatabaseServer, DbSession } from '../db/driver.js';
 import { driverFor } from '../db/drivers.js';
 import { tableId } from '../db/pg-introspect.js';
@@ -80,6 +81,18 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
   };
 
   const admin = await driver.server(target.url);
+  // The maintenance session may be lost while the load runs (an administrator ends it, a proxy
+  // drops an idle connection): the rename and the clean-up get one new session each.
+  const withSession = async <T>(step: () => Promise<T>): Promise<T> => {
+    try {
+      return await step();
+    } catch (error) {
+      if (!admin.reconnect || !isConnectionLoss(error)) throw error;
+      ctx.log?.('info', `The maintenance connection to ${server} was lost; reconnecting.`);
+      await admin.reconnect();
+      return step();
+    }
+  };
   let work: string | undefined;
   let guard: DbSession | undefined;
   try {
@@ -141,9 +154,15 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
 
     throwIfAborted(signal, 'restore');
     await faultPoint('restore:rename', signal);
+    // The maintenance session is checked (and replaced if lost) while the guard still holds the
+    // work database, so it is never unguarded and unlocked at once. Another restore may have
+    // taken the name meanwhile: then this one stops here.
+    const taken = await withSession(() => admin.exists(target.database));
+    if (taken && !options.replace) throw databaseExistsError(target.database, server);
     await guard?.close();
     guard = undefined;
-    const replacedDatabaseRenamedTo = await admin.promote(work, target.database, options.replace === true);
+    const workName = work;
+    const replacedDatabaseRenamedTo = await withSession(() => admin.promote(workName, target.database, options.replace === true));
     work = undefined;
     return {
       plan: {
@@ -165,14 +184,23 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
   } catch (error) {
     if (guard) await guard.close({ force: true });
     if (work) {
-      await admin.drop(work).catch((dropError: unknown) => {
-        ctx.log?.('warn', `Could not drop the incomplete database ${work}: ${(dropError as Error).message}. Drop it by hand.`);
+      const workName = work;
+      await withSession(() => admin.drop(workName)).catch((dropError: unknown) => {
+        ctx.log?.('warn', `Could not drop the incomplete database ${workName}: ${(dropError as Error).message}. Drop it by hand.`);
       });
     }
-    throw driver.translateError(normaliseAbort(error, signal, 'restore'), redactUrl(target.url), 'restore into');
+    // Another restore gave the database its name first (two restores into one new name).
+    const failure = isDuplicateDatabase(error) ? databaseExistsError(target.database, server) : error;
+    throw driver.translateError(normaliseAbort(failure, signal, 'restore'), redactUrl(target.url), 'restore into');
   } finally {
     await admin.close();
   }
+}
+
+/** PostgreSQL's duplicate_database (42P04), or a driver's own `database-exists`, from the rename into place. */
+function isDuplicateDatabase(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '42P04' || code === 'database-exists';
 }
 
 /** Tables a restore leaves empty: the environment's `restore.exclude` and the ones asked for. */
