@@ -5,8 +5,9 @@ import { Transform, type TransformCallback } from 'node:stream';
  * instead of sleeping and hoping. With `STRATA_TEST_PAUSE_AT=<point>` (comma-separated for
  * several) in the environment, reaching that point prints `strata-test-paused-at <point>` on
  * stderr and waits there until the process is killed, or until the operation's signal fires (so
- * SIGINT and SIGTERM can be tried at the same point). Without the variable every point is a no-op.
- * Each point pauses once per process.
+ * SIGINT and SIGTERM can be tried at the same point), or until it receives SIGUSR2, which resumes
+ * the operation as if it had never paused (so a concurrency test can let both sides finish).
+ * Without the variable every point is a no-op. Each point pauses once per process.
  *
  * The names say where the process is; `docs/reliability.md` lists what each one leaves behind.
  */
@@ -61,8 +62,10 @@ export async function faultPoint(point: FaultPoint, signal?: AbortSignal): Promi
     const keepAlive = setInterval(() => {}, 60_000);
     const release = (): void => {
       clearInterval(keepAlive);
+      process.removeListener('SIGUSR2', release);
       resolve();
     };
+    process.once('SIGUSR2', release);
     if (signal?.aborted) release();
     else signal?.addEventListener('abort', release, { once: true });
   });
