@@ -7,6 +7,26 @@ import type { Readable } from 'node:stream';
  *
  * Drivers throw `StorageError` (from `@strata/core`) with code `not-found` for a missing key, and
  * never put credentials in an error message.
+ *
+ * Leases. A snapshot folder that is being written (a capture, or a copy into this storage) holds
+ * a lease object, `<project>/<env>/<id>/lease-<token>.json`: JSON with `operation` (`snapshot` or
+ * `copy`), `host`, `pid`, and on Linux `bootId`, `pidNamespace` and `pidStartedAt` (the start
+ * time from `/proc/<pid>/stat`, so a reused pid is told apart), `startedAt`, `refreshedAt` and
+ * `expiresAt`. It is written before any data file, rewritten every 20 s with `expiresAt` two
+ * minutes on, and removed after the manifest. Another strata treats the folder as abandoned, and
+ * may remove it at once, when every lease in it is dead (its owner ran in this kernel boot and
+ * pid namespace and is gone) or expired (by the reader's clock: hosts sharing a storage need
+ * clocks within a minute of each other); a folder with a live lease is never removed. A
+ * manifest-less folder without a lease (an older strata's) is removed by prune after a day.
+ *
+ * Leases are built from the methods below only, so a driver needs nothing for them, but it must
+ * keep two promises that the design relies on (S3, S3-compatible servers and local disks do):
+ * an object is listed by `listChildren` and seen by `exists` as soon as its `write` resolved, and
+ * a `write` that replaces an object is atomic (a reader sees the old body or the new, never part).
+ * There are no conditional writes: two copies of one id that start at the same moment may both
+ * step back, never both go on. A writer checks its lease again right before its manifest, so one
+ * that was stalled past its expiry (and whose folder may be gone) fails instead of writing a
+ * manifest over missing files.
  */
 export interface StorageDriver {
   /** Where this storage is, for messages: a URL without credentials. */
