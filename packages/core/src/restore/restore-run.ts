@@ -28,7 +28,10 @@ import type { RestoreOptions, RestorePlan, RestoreReport } from './restore-types
  * 4. sequences reset and row counts checked,
  * 5. the remaining migrations run, so data migrations transform the old data.
  * The database is built under a temporary name and renamed at the end; on any failure or abort
- * it is dropped, and no other database is touched.
+ * it is dropped, and no other database is touched. Work databases of restores that are gone are
+ * dropped first (see `DatabaseServer.dropAbandoned`). A lost maintenance session is replaced once
+ * for the rename and once for the clean-up. Of two restores into one new name, the first to
+ * rename wins; the other fails with `database-exists` and drops its work database.
  */
 export async function restore(options: RestoreOptions): Promise<RestoreReport> {
   checkRestoreArguments(options);
