@@ -105,6 +105,64 @@ describe('parseManifest', () => {
   });
 });
 
+describe('parseManifest refuses what a hostile folder could hold', () => {
+  function withTable(change: (t: Manifest['tables'][number]) => void): Manifest {
+    const manifest = validManifest();
+    change(manifest.tables[0]!);
+    return manifest;
+  }
+  function messageOf(fn: () => unknown): string {
+    try {
+      fn();
+    } catch (error) {
+      expect(error).toBeInstanceOf(IntegrityError);
+      return (error as Error).message;
+    }
+    return '';
+  }
+
+  it('a data file name that is not the one derived from the table\'s names', () => {
+    for (const file of ['../../../etc/passwd', '/etc/passwd', 'data/public.other.copy.gz', 'data/../manifest.json', 'data/public.customer.copy.gz\0']) {
+      expect(messageOf(() => parseManifest(withTable((t) => (t.file = file)), 'x'))).toMatch(/tables\.0\.file must be data\/public\.customer\.copy\.gz/);
+    }
+  });
+
+  it('names with NUL or longer than 63 bytes; quotes, slashes and SQL stay names, in a file inside data/', () => {
+    expect(messageOf(() => parseManifest(withTable((t) => ((t.name = 'a\0b'), (t.file = dataFileName('public', 'a\0b')))), 'x'))).toMatch(/tables\.0\.name must not contain a NUL/);
+    expect(messageOf(() => parseManifest(withTable((t) => ((t.name = 'é'.repeat(32)), (t.file = dataFileName('public', 'é'.repeat(32))))), 'x'))).toMatch(/at most 63 bytes/);
+    expect(messageOf(() => parseManifest(withTable((t) => (t.columns = [{ name: '', type: 'text' }])), 'x'))).toMatch(/tables\.0\.columns\.0\.name/);
+    const odd = `x"; DROP TABLE customer; --/../'`;
+    const manifest = parseManifest(withTable((t) => ((t.schema = '..'), (t.name = odd), (t.file = dataFileName('..', odd)))), 'x');
+    expect(manifest.tables[0]!.name).toBe(odd);
+    expect(manifest.tables[0]!.file).toMatch(/^data\/[^/]+$/);
+    expect(manifest.tables[0]!.file).not.toContain('..');
+  });
+
+  it('a table or a column listed twice', () => {
+    const twice = validManifest();
+    twice.tables.push({ ...twice.tables[0]! });
+    expect(messageOf(() => parseManifest(twice, 'x'))).toMatch(/tables\.1 lists table public\.customer a second time/);
+    expect(messageOf(() => parseManifest(withTable((t) => t.columns.push({ name: 'id', type: 'text' })), 'x'))).toMatch(/tables\.0\.columns\.1\.name repeats column id/);
+  });
+
+  it('an id that is not a folder name, and a sequence value that is not an integer', () => {
+    expect(messageOf(() => parseManifest({ ...validManifest(), id: '../01JOTHER' }, 'x'))).toMatch(/^The manifest at x is invalid: id /);
+    const sequence = validManifest();
+    sequence.sequences[0]!.lastValue = '1); DROP TABLE customer; --';
+    expect(messageOf(() => parseManifest(sequence, 'x'))).toMatch(/sequences\.0\.lastValue must be an integer/);
+  });
+
+  it('reads 1.0, 1.1 and 1.2 manifests, which have no rawBytes, and 1.3 ones that have it', () => {
+    for (const formatVersion of ['1.0.0', '1.1.0', '1.2.0']) {
+      const old = { ...validManifest(), formatVersion, transformers: [] };
+      expect(parseManifest(old, 'x').tables[0]).not.toHaveProperty('rawBytes');
+    }
+    expect(FORMAT_VERSION).toBe('1.3.0');
+    expect(parseManifest(withTable((t) => (t.rawBytes = 120)), 'x').tables[0]!.rawBytes).toBe(120);
+    expect(codeOf(() => parseManifest(withTable((t) => (t.rawBytes = -1)), 'x'))).toBe('manifest-invalid');
+  });
+});
+
 describe('dataFileName', () => {
   it('keeps distinct tables in distinct files even when names contain dots', () => {
     expect(dataFileName('a.b', 'c')).not.toBe(dataFileName('a', 'b.c'));

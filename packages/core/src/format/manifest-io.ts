@@ -1,10 +1,17 @@
 import { Readable } from 'node:stream';
-import { text } from 'node:stream/consumers';
 import semver from 'semver';
 import type { StorageDriver } from '../contracts/storage.js';
 import { IntegrityError, isNotFound, StorageError } from '../errors.js';
 import { faultPointStream } from '../fault-point.js';
 import { FORMAT_VERSION, MANIFEST_FILE, manifestSchemaV1, manifestSchemaV1Newer, type Manifest } from './manifest-schema.js';
+
+export { dataFileName } from './manifest-schema.js';
+
+/**
+ * The most bytes of a manifest strata reads. A real one holds about a kilobyte per table; anything
+ * near this is not a manifest, and reading stops here instead of buffering whatever the storage holds.
+ */
+export const MAX_MANIFEST_BYTES = 32 * 1024 * 1024;
 
 /** Storage prefix holding every snapshot of one environment: `<project>/<env>/`. */
 export function environmentPrefix(project: string, env: string): string {
@@ -14,15 +21,6 @@ export function environmentPrefix(project: string, env: string): string {
 /** Storage prefix of one snapshot: `<project>/<env>/<id>/`. */
 export function snapshotPrefix(project: string, env: string, id: string): string {
   return `${environmentPrefix(project, env)}${id}/`;
-}
-
-/**
- * File name of a table's data inside the snapshot. Dots and slashes inside names are
- * percent-encoded so `a.b` + `c` and `a` + `b.c` never share a file.
- */
-export function dataFileName(schema: string, table: string): string {
-  const encode = (s: string): string => encodeURIComponent(s).replace(/\./g, '%2E');
-  return `data/${encode(schema)}.${encode(table)}.copy.gz`;
 }
 
 /**
@@ -51,13 +49,25 @@ export function parseManifest(raw: unknown, where: string): Manifest {
   return parsed.data;
 }
 
-/** Reads and validates a snapshot's manifest; a missing manifest means "no such snapshot". */
+/**
+ * Reads and validates the manifest of the snapshot folder `id` (at `prefix`); a missing manifest
+ * means "no such snapshot". The folder, the manifest and the files must agree: a manifest naming
+ * another id is refused (it would restore that snapshot's files), and so is one larger than
+ * `MAX_MANIFEST_BYTES`, which is never read further than that.
+ */
 export async function readManifest(storage: StorageDriver, prefix: string, id: string): Promise<Manifest> {
   const key = `${prefix}${MANIFEST_FILE}`;
   const where = `${storage.location.replace(/\/$/, '')}/${prefix}`;
   let body: string;
   try {
-    body = await text(await storage.read(key));
+    const bytes = await readAtMost(await storage.read(key), MAX_MANIFEST_BYTES);
+    if (bytes === undefined) {
+      throw new IntegrityError(`The manifest at ${where} is larger than ${MAX_MANIFEST_BYTES / 1024 / 1024} MiB, the most strata reads of a manifest.`, {
+        code: 'manifest-too-large',
+        hint: 'The snapshot is damaged or was not written by strata; restore another one (`strata list`).',
+      });
+    }
+    body = bytes.toString('utf8');
   } catch (error) {
     if (isNotFound(error)) {
       throw new StorageError(`No snapshot "${id}" exists at ${where.replace(/[^/]+\/$/, '')}.`, {
@@ -78,7 +88,28 @@ export async function readManifest(storage: StorageDriver, prefix: string, id: s
       cause: error,
     });
   }
-  return parseManifest(raw, where);
+  const manifest = parseManifest(raw, where);
+  if (manifest.id !== id) {
+    throw new IntegrityError(`The manifest at ${where} names snapshot ${manifest.id}, not ${id}, the folder it is in.`, {
+      code: 'manifest-id-mismatch',
+      hint: 'The snapshot is damaged or was moved by hand; restore another one (`strata list`), or move the folder back to its id.',
+    });
+  }
+  return manifest;
+}
+
+/** The whole stream, or undefined (and the stream destroyed) as soon as it passes `max` bytes. */
+async function readAtMost(stream: Readable, max: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  // Leaving the loop early destroys the stream, which stops the read (an S3 GET is aborted).
+  for await (const chunk of stream) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    total += buffer.length;
+    if (total > max) return undefined;
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks);
 }
 
 /** Writes the manifest: the last object of a snapshot, which makes it exist. */

@@ -5,9 +5,9 @@ import semver from 'semver';
  * The format version this build writes. Readers accept any version with the same major: an older
  * or equal minor is checked strictly (an unknown key means damage), a newer minor may add keys,
  * which are ignored. 1.1.0 added `rules` and `anonymizes` to `transformers` entries; 1.2.0 gave
- * `scope` its shape (tenant exports and selected tables).
+ * `scope` its shape (tenant exports and selected tables); 1.3.0 added `rawBytes` to table entries.
  */
-export const FORMAT_VERSION = '1.2.0';
+export const FORMAT_VERSION = '1.3.0';
 /** Name of the manifest object inside a snapshot folder; written last. */
 export const MANIFEST_FILE = 'manifest.json';
 
@@ -15,29 +15,71 @@ type ObjectFactory = typeof z.strictObject;
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 
+/** PostgreSQL's NAMEDATALEN - 1: a longer name is silently truncated by the server. */
+const MAX_IDENTIFIER_BYTES = 63;
+
+/**
+ * A name strata quotes into SQL (`quoteIdent`): one PostgreSQL identifier. Quotes, dots, slashes
+ * and SQL text are legal inside a quoted identifier and stay a name; a NUL byte would cut the
+ * statement short on the server, and a longer name would be truncated into another table's.
+ */
+const identifier = z
+  .string()
+  .min(1)
+  .refine((name) => !name.includes('\0'), { message: 'must not contain a NUL character' })
+  .refine((name) => Buffer.byteLength(name, 'utf8') <= MAX_IDENTIFIER_BYTES, {
+    message: `must be a PostgreSQL identifier of at most ${MAX_IDENTIFIER_BYTES} bytes`,
+  });
+
+/** Snapshot ids are ULIDs; also the name of the snapshot's folder, so never a path. */
+const snapshotId = z.string().regex(/^[A-Za-z0-9_-]+$/, { message: 'must be a snapshot id (letters, digits, _ and -)' });
+
+/**
+ * File name of a table's data inside the snapshot: derived from the names, never taken from the
+ * manifest. Dots and slashes inside names are percent-encoded so `a.b` + `c` and `a` + `b.c`
+ * never share a file, and no name can reach outside `data/`.
+ */
+export function dataFileName(schema: string, table: string): string {
+  const encode = (s: string): string => encodeURIComponent(s).replace(/\./g, '%2E');
+  return `data/${encode(schema)}.${encode(table)}.copy.gz`;
+}
+
 const columnSchemaOf = (object: ObjectFactory) => object({
-  name: z.string(),
+  name: identifier,
   /** `format_type()` of the column, e.g. `numeric(30,10)`, `public.mood`, `text[]`. */
   type: z.string(),
 });
 
 const tableEntrySchemaOf = (object: ObjectFactory) => object({
-  schema: z.string(),
-  name: z.string(),
-  /** Path of the data file relative to the snapshot folder. */
+  schema: identifier,
+  name: identifier,
+  /** Path of the data file relative to the snapshot folder: always `dataFileName(schema, name)`. */
   file: z.string(),
   /** Columns in the order they appear in the data file (generated columns are not captured). */
   columns: z.array(columnSchemaOf(object)),
   rows: z.number().int().nonnegative(),
   /** Size of the data file as stored (compressed). */
   bytes: z.number().int().nonnegative(),
+  /**
+   * Since 1.3: size of the data once decompressed (the COPY text). Reading stops at it, so a
+   * file that inflates further (a gzip bomb) is refused before it costs more than that.
+   */
+  rawBytes: z.number().int().nonnegative().optional(),
   /** sha256 of the data file as stored (so `sha256sum` on the file agrees). */
   sha256,
+}).superRefine((entry, ctx) => {
+  const expected = dataFileName(entry.schema, entry.name);
+  if (entry.file !== expected) ctx.addIssue({ code: 'custom', path: ['file'], message: `must be ${expected}, the file name of table ${entry.schema}.${entry.name}` });
+  const seen = new Set<string>();
+  entry.columns.forEach((column, i) => {
+    if (seen.has(column.name)) ctx.addIssue({ code: 'custom', path: ['columns', i, 'name'], message: `repeats column ${column.name}` });
+    seen.add(column.name);
+  });
 });
 
 const moduleEntrySchemaOf = (object: ObjectFactory) => object({
   /** Knex migrations table that held this module's history. */
-  tableName: z.string(),
+  tableName: identifier,
   /** Last applied migration (file name as recorded by knex), or null if none was applied. */
   last: z.string().nullable(),
   /** Every applied migration, in the order they were applied. */
@@ -45,9 +87,10 @@ const moduleEntrySchemaOf = (object: ObjectFactory) => object({
 });
 
 const sequenceEntrySchemaOf = (object: ObjectFactory) => object({
-  schema: z.string(),
-  name: z.string(),
-  lastValue: z.string(),
+  schema: identifier,
+  name: identifier,
+  /** A bigint as text (it goes into `setval`). */
+  lastValue: z.string().regex(/^-?\d{1,19}$/, { message: 'must be an integer' }),
   isCalled: z.boolean(),
 });
 
@@ -97,7 +140,7 @@ const manifestSchemaOf = (object: ObjectFactory) => object({
   formatVersion: z.string().refine((v) => semver.valid(v) !== null && semver.major(v) === 1, {
     message: 'must be a 1.x semver',
   }),
-  id: z.string().min(1),
+  id: snapshotId,
   project: z.string(),
   environment: z.string(),
   createdAt: z.iso.datetime({ offset: true }),
@@ -135,6 +178,20 @@ const manifestSchemaOf = (object: ObjectFactory) => object({
   ),
   /** Set for partial snapshots (tenant exports, selected tables); null for a full snapshot. */
   scope: scopeSchemaOf(object).nullable(),
+}).superRefine((manifest, ctx) => {
+  // Two entries for one table would load it twice (or a second file over the first).
+  const tables = new Set<string>();
+  manifest.tables.forEach((t, i) => {
+    const key = JSON.stringify([t.schema, t.name]);
+    if (tables.has(key)) ctx.addIssue({ code: 'custom', path: ['tables', i], message: `lists table ${t.schema}.${t.name} a second time` });
+    tables.add(key);
+  });
+  const sequences = new Set<string>();
+  manifest.sequences.forEach((s, i) => {
+    const key = JSON.stringify([s.schema, s.name]);
+    if (sequences.has(key)) ctx.addIssue({ code: 'custom', path: ['sequences', i], message: `lists sequence ${s.schema}.${s.name} a second time` });
+    sequences.add(key);
+  });
 });
 
 /** Manifests of this minor or older: every key known, anything else is damage. */
