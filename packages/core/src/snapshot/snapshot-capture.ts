@@ -318,6 +318,8 @@ async function captureTable(
     columns: table.columns,
     rows: counter.rows,
     bytes: digest.bytes,
+    // What entered gzip: a restore stops decompressing there (a file that inflates further is refused).
+    rawBytes: counter.bytes,
     sha256: digest.sha256,
   };
 }
