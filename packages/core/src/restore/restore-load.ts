@@ -1,16 +1,19 @@
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { normaliseAbort, throwIfAborted } from '../abort.js';
 import { faultPoint, faultPointStream } from '../fault-point.js';
-import type { DatabaseDriver, DbSession, Queryable } from '../db/driver.js';
+import { isConnectionLoss } from '../db/connection-loss.js';
+import type { CopyInStream, DatabaseDriver, DbSession, Queryable } from '../db/driver.js';
 import { driverFor } from '../db/drivers.js';
 import { qualified, quoteIdent } from '../db/sql-names.js';
 import type { TableTransform, Transformer } from '../contracts/transformer.js';
 import { listForeignKeys, listIndexes, listSequences, listTables, normaliseTableName, readSchemaInfo, tableId, type ForeignKeyInfo, type IndexInfo, type TableInfo } from '../db/pg-introspect.js';
+import { CopyGuard, DataFileRefused } from '../format/copy-guard.js';
 import { CopyRowTransform } from '../format/copy-text.js';
 import { ConfigError, IntegrityError, isNotFound, MigrationError, StrataError } from '../errors.js';
 import type { Manifest, TableEntry } from '../format/manifest-schema.js';
-import { CopyRowCounter, DigestStream } from '../format/stream-digest.js';
+import { DigestStream } from '../format/stream-digest.js';
 import type { OperationContext } from '../operation-context.js';
 import { checkTable, verifyTable } from '../snapshot/snapshot-catalog.js';
 import { foreignKeyOrder } from './fk-order.js';
@@ -60,8 +63,9 @@ export interface LoadSelection {
 
 /**
  * Matches the snapshot's tables with the database migrated to the snapshot's point. A table the
- * database lacks (its module was removed) is skipped; a captured column the table lacks means the
- * source had changes no migration made, and loading would lose data, so that is an error. With a
+ * database lacks is skipped when a module of the snapshot was removed from the config, and refused
+ * otherwise; a captured column the table lacks means the source had changes no migration made,
+ * and loading would lose data, so that is an error too. With a
  * `selection`, only the selected tables load (and `exclude` applies among them only); a selected
  * table that references a table outside the selection is refused, or the table added with
  * `withDependencies`.
@@ -91,6 +95,21 @@ export async function planLoad(
   // Outside a selection, tables keep what the migrations left in them: none is emptied.
   if (chosen) for (const name of excluded) if (!chosen.tables.has(name)) excluded.delete(name);
   const emptied = [...excluded].map((name) => targetTables.get(name)!);
+  // With every module of the snapshot in the config, its migrations create every table it holds:
+  // one they do not is damage (or a table made by hand), and loading around it would end in a
+  // foreign-key error half-way. Only a removed module explains a missing table.
+  if (removedModules.length === 0) {
+    const absent = manifest.tables.map((t) => tableId(t.schema, t.name)).filter((id) => !targetTables.has(id));
+    if (absent.length > 0) {
+      throw new MigrationError(
+        `Snapshot ${manifest.id} holds table${absent.length > 1 ? 's' : ''} ${absent.slice(0, 5).join(', ')}${absent.length > 5 ? ` and ${absent.length - 5} more` : ''}, which the migrations at its point do not create.`,
+        {
+          code: 'schema-mismatch',
+          hint: 'Either the source had tables made outside its migrations (add a migration for them, or list them in the config\'s exclude, then take a new snapshot), or the manifest was altered: restore another snapshot.',
+        },
+      );
+    }
+  }
   for (const entry of manifest.tables) {
     const id = tableId(entry.schema, entry.name);
     if (chosen && !chosen.tables.has(id)) continue;
@@ -100,12 +119,7 @@ export async function planLoad(
     }
     const target = targetTables.get(id);
     if (!target) {
-      skipped.push({
-        table: id,
-        reason: removedModules.length > 0
-          ? `no migration creates it any more (modules no longer in the config: ${removedModules.join(', ')})`
-          : 'the migrations at the snapshot\'s point do not create it',
-      });
+      skipped.push({ table: id, reason: `no migration creates it any more (modules no longer in the config: ${removedModules.join(', ')})` });
       continue;
     }
     const have = new Set(target.columns.map((c) => c.name));
@@ -245,12 +259,15 @@ export async function loadData(
   }
   try {
     // Unique structures first: foreign keys need the referenced keys in place.
-    await rebuild(ctx, driver, url, client, Math.min(INDEX_CONNECTIONS, driver.maxSessions), indexes.map((i) => ({
+    await rebuild(ctx, driver, url, client, Math.min(INDEX_CONNECTIONS, driver.maxSessions), manifest.id, indexes.map((i) => ({
       item: i.name,
+      table: tableId(i.schema, i.table),
       sql: i.constraintType ? `ALTER TABLE ${qualified(i.schema, i.table)} ADD CONSTRAINT ${quoteIdent(i.name)} ${i.definition}` : i.definition,
     })));
-    await rebuild(ctx, driver, url, client, 1, fks.map((fk) => ({
+    await rebuild(ctx, driver, url, client, 1, manifest.id, fks.map((fk) => ({
       item: fk.name,
+      table: tableId(fk.schema, fk.table),
+      references: tableId(fk.refSchema, fk.refTable),
       sql: `ALTER TABLE ${qualified(fk.schema, fk.table)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition}`,
     })));
     const sequencesReset = await resetSequences(client, manifest);
@@ -272,8 +289,11 @@ export async function loadData(
 
 /**
  * Streams one data file from storage into COPY FROM STDIN, through the table's transform if any,
- * checking the file's bytes, sha256 and rows. `freeze` (the default) writes frozen rows, which is
- * only right for a table created or truncated in this transaction of a database nobody else reads.
+ * checking the file's bytes, sha256 and rows. The file is bounded while it streams: reading stops
+ * past the manifest's `bytes`, decompression past its `rawBytes`, and the COPY text goes through
+ * `CopyGuard` (rows, line length, UTF-8, NUL, end-of-data marker). `freeze` (the default) writes
+ * frozen rows, which is only right for a table created or truncated in this transaction of a
+ * database nobody else reads.
  */
 export async function loadTable(
   client: DbSession,
@@ -288,39 +308,39 @@ export async function loadTable(
   const started = Date.now();
   const id = tableId(entry.schema, entry.name);
   const columns = entry.columns.map((c) => quoteIdent(c.name)).join(', ');
-  const digest = new DigestStream();
-  const counter = new CopyRowCounter((rows) => progress(rows, false));
-  const sink = client.copyIn(`COPY ${qualified(entry.schema, entry.name)} (${columns}) FROM STDIN${options.freeze === false ? '' : ' WITH (FREEZE)'}`);
+  const digest = new DigestStream({ maxBytes: entry.bytes });
+  const guard = new CopyGuard({
+    rows: entry.rows,
+    ...(entry.rawBytes !== undefined ? { rawBytes: entry.rawBytes } : {}),
+    onRows: (rows) => progress(rows, false),
+  });
+  let source: Readable | undefined;
+  let sink: CopyInStream | undefined;
   try {
-    const source = await ctx.storage.read(`${prefix}${entry.file}`, { signal: ctx.signal });
+    // The file first: a COPY opened before a read that fails has nobody listening for its error.
+    source = await ctx.storage.read(`${prefix}${entry.file}`, { signal: ctx.signal });
+    sink = client.copyIn(`COPY ${qualified(entry.schema, entry.name)} (${columns}) FROM STDIN${options.freeze === false ? '' : ' WITH (FREEZE)'}`);
+    // pipeline() listens only while it runs; the COPY may still fail after (its session is closed
+    // when anything went wrong), and an 'error' nobody listens for would end the process.
+    sink.on('error', () => {});
     const transforming = transform ? [new CopyRowTransform(transform, entry.columns.length, id)] : [];
     const paused = faultPointStream(options.freeze === false ? 'restore-into:transaction' : 'restore:load', { signal: ctx.signal });
-    await pipeline([source, digest, createGunzip(), counter, ...transforming, ...(paused ? [paused] : []), sink], { signal: ctx.signal });
+    await pipeline([source, digest, createGunzip(), guard, ...transforming, ...(paused ? [paused] : []), sink], { signal: ctx.signal });
   } catch (error) {
-    const cause = normaliseAbort(error, ctx.signal, 'restore');
-    const missing = isNotFound(cause);
-    if (cause instanceof StrataError && !missing) throw cause;
-    const zlibCode = (error as { code?: string }).code;
-    // Damage inside a gzip stream can decompress into garbage that COPY rejects before gzip's
-    // own CRC would: when COPY fails, re-check the file, so the user hears the real cause.
-    const damage = missing || zlibCode?.startsWith('Z_') ? undefined : (await verifyTable({ ...ctx, onProgress: undefined }, prefix, entry)).error;
-    const reason = missing
-      ? 'is missing'
-      : zlibCode?.startsWith('Z_')
-        ? 'is truncated or corrupt'
-        : damage
-          ? `is corrupt (${damage})`
-          : `could not be loaded (${(error as Error).message})`;
-    throw new IntegrityError(`The data file of table ${id} in snapshot ${manifest.id} ${reason}.`, {
-      code: missing || zlibCode?.startsWith('Z_') || damage ? 'data-corrupt' : 'data-load-failed',
-      hint: `Run \`strata verify ${manifest.id}\` to check every file, or restore another snapshot.`,
-      cause: error,
-    });
+    source?.destroy();
+    throw await loadFailure(error, ctx, manifest, prefix, entry);
   }
   // The file's own rows: a transform may load fewer (a truncated table loads none).
-  const problem = checkTable(entry, { bytes: digest.bytes, sha256: digest.sha256, rows: counter.rows });
+  const problem = checkTable(entry, { bytes: digest.bytes, sha256: digest.sha256, rows: guard.rows, rawBytes: guard.bytes });
   if (problem) {
     throw new IntegrityError(`The data file of table ${id} in snapshot ${manifest.id} does not match the manifest: ${problem}.`, {
+      code: 'data-corrupt',
+      hint: `Run \`strata verify ${manifest.id}\` to check every file, or restore another snapshot.`,
+    });
+  }
+  // What the server took must be what the file holds: nothing may end the COPY early.
+  if (!transform && sink.rowCount !== guard.rows) {
+    throw new IntegrityError(`The server loaded ${sink.rowCount} rows of table ${id} from snapshot ${manifest.id}, whose data file holds ${guard.rows}.`, {
       code: 'data-corrupt',
       hint: `Run \`strata verify ${manifest.id}\` to check every file, or restore another snapshot.`,
     });
@@ -330,8 +350,70 @@ export async function loadTable(
 }
 
 /**
+ * The error a failed table load ends in: an abort or a lost connection as they are (the driver
+ * names a lost session, exit 3: the file may be fine), a refused or damaged file as an
+ * IntegrityError naming the table, rows that break a constraint as such.
+ */
+async function loadFailure(error: unknown, ctx: OperationContext, manifest: Manifest, prefix: string, entry: TableEntry): Promise<unknown> {
+  const id = tableId(entry.schema, entry.name);
+  const cause = normaliseAbort(error, ctx.signal, 'restore');
+  if (cause instanceof StrataError && cause.code === 'aborted') return cause;
+  if (isConnectionLoss(error)) return error;
+  const hint = `Run \`strata verify ${manifest.id}\` to check every file, or restore another snapshot.`;
+  if (cause instanceof DataFileRefused) {
+    return new IntegrityError(`The data file of table ${id} in snapshot ${manifest.id} ${cause.reason}.`, { code: 'data-corrupt', hint, cause });
+  }
+  const missing = isNotFound(cause);
+  if (cause instanceof StrataError && !missing) return cause;
+  const zlibCode = (error as { code?: string }).code;
+  // Damage inside a gzip stream can decompress into garbage that COPY rejects before gzip's
+  // own CRC would: when COPY fails, re-check the file, so the user hears the real cause.
+  const damage = missing || zlibCode?.startsWith('Z_') ? undefined : (await verifyTable({ ...ctx, onProgress: undefined }, prefix, entry)).error;
+  if (!missing && !zlibCode?.startsWith('Z_') && !damage) {
+    const violation = constraintViolation(error, id, manifest.id);
+    if (violation) return violation;
+  }
+  const reason = missing
+    ? 'is missing'
+    : zlibCode?.startsWith('Z_')
+      ? 'is truncated or corrupt'
+      : damage
+        ? `is corrupt (${damage})`
+        : `could not be loaded (${(error as Error).message})`;
+  return new IntegrityError(`The data file of table ${id} in snapshot ${manifest.id} ${reason}.`, {
+    code: missing || zlibCode?.startsWith('Z_') || damage ? 'data-corrupt' : 'data-load-failed',
+    hint,
+    cause: error,
+  });
+}
+
+/**
+ * A server error for rows that break a constraint (SQLSTATE class 23), as one sentence naming the
+ * table and the constraint; undefined for any other error. The files matched their checksums, so
+ * the snapshot was captured (or altered) with rows that do not hold together.
+ */
+function constraintViolation(error: unknown, table: string, snapshotId: string, known: { constraint?: string; references?: string } = {}): IntegrityError | undefined {
+  const { code, constraint, column } = (error ?? {}) as { code?: unknown; constraint?: unknown; column?: unknown };
+  if (typeof code !== 'string' || !/^23[0-9A-Z]{3}$/.test(code)) return undefined;
+  const name = known.constraint ?? (typeof constraint === 'string' ? constraint : 'a constraint');
+  const what = code === '23505'
+    ? `rows with the same key, which its unique constraint or index ${name} forbids`
+    : code === '23503'
+      ? `rows whose foreign key ${name} points at missing rows${known.references ? ` of ${known.references}` : ''}`
+      : code === '23502'
+        ? `NULL in column ${typeof column === 'string' ? column : '(unknown)'}, which is NOT NULL`
+        : `rows that break its constraint ${name}`;
+  return new IntegrityError(`Table ${table} in snapshot ${snapshotId} holds ${what}.`, {
+    code: 'data-constraint-violated',
+    hint: 'Its files match their checksums, so the rows were captured or altered that way; restore another snapshot.',
+    cause: error,
+  });
+}
+
+/**
  * Runs DDL statements on up to `connections` new sessions at once, each statement on its own. A
  * single-session engine cannot open another while `held` is open: they run there, one by one.
+ * Rows that break the index or constraint being built fail with a sentence naming both.
  */
 async function rebuild(
   ctx: OperationContext,
@@ -339,7 +421,8 @@ async function rebuild(
   url: string,
   held: DbSession,
   connections: number,
-  statements: { item: string; sql: string }[],
+  snapshotId: string,
+  statements: { item: string; table: string; references?: string; sql: string }[],
 ): Promise<void> {
   if (statements.length === 0) return;
   const queue = [...statements];
@@ -361,7 +444,11 @@ async function rebuild(
       clients.map(async (c) => {
         for (let next = queue.shift(); next; next = queue.shift()) {
           throwIfAborted(ctx.signal, 'restore');
-          await c.query(next.sql);
+          try {
+            await c.query(next.sql);
+          } catch (error) {
+            throw constraintViolation(error, next.table, snapshotId, { constraint: next.item, ...(next.references ? { references: next.references } : {}) }) ?? error;
+          }
           ctx.onProgress?.({ phase: 'index', item: next.item, rows: ++done, totalRows: statements.length, done: true });
           await faultPoint('restore:index', ctx.signal);
         }

@@ -4,9 +4,10 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { normaliseAbort } from '../abort.js';
 import { isNotFound, StrataError, StorageError } from '../errors.js';
+import { CopyGuard, DataFileRefused } from '../format/copy-guard.js';
 import { environmentPrefix, readManifest, snapshotPrefix } from '../format/manifest-io.js';
 import type { Manifest, TableEntry } from '../format/manifest-schema.js';
-import { CopyRowCounter, DigestStream } from '../format/stream-digest.js';
+import { DigestStream } from '../format/stream-digest.js';
 import type { CatalogContext, SnapshotSummary, VerifyResult, VerifyTableResult } from './snapshot-types.js';
 
 /**
@@ -42,8 +43,9 @@ export async function showSnapshot(ctx: CatalogContext, id: string): Promise<Man
 }
 
 /**
- * Re-reads every data file and checks its size, sha256 and row count against the manifest. Files
- * are checked one after another; a damaged file fails its table, not the whole run.
+ * Re-reads every data file and checks its size, sha256 and row count against the manifest, and its
+ * COPY text as a restore would take it (see `verifyTable`). Files are checked one after another;
+ * a damaged file fails its table, not the whole run.
  */
 export async function verifySnapshot(ctx: CatalogContext, id: string): Promise<VerifyResult> {
   const manifest = await showSnapshot(ctx, id);
@@ -56,34 +58,48 @@ export async function verifySnapshot(ctx: CatalogContext, id: string): Promise<V
   return { id: manifest.id, ok: tables.every((t) => t.status === 'ok'), tables };
 }
 
-/** Re-reads one data file and checks it against its manifest entry. */
+/**
+ * Re-reads one data file and checks it against its manifest entry: size, sha256, rows and
+ * uncompressed size, and the COPY text through the same `CopyGuard` a restore uses (UTF-8, no
+ * NUL, no end-of-data marker, complete rows), plus each row's field count. Reading stops at the
+ * first byte past what the manifest records. Values are not checked against their column types,
+ * nor rows against constraints: only a restore does that.
+ */
 export async function verifyTable(ctx: CatalogContext, prefix: string, table: TableEntry): Promise<VerifyTableResult> {
   const name = `${table.schema}.${table.name}`;
-  const digest = new DigestStream();
-  const counter = new CopyRowCounter((rows) =>
-    ctx.onProgress?.({ phase: 'verify', item: name, rows, totalRows: table.rows }),
-  );
+  const digest = new DigestStream({ maxBytes: table.bytes });
+  const guard = new CopyGuard({
+    rows: table.rows,
+    ...(table.rawBytes !== undefined ? { rawBytes: table.rawBytes } : {}),
+    ...(table.columns.length > 0 ? { columns: table.columns.length } : {}),
+    onRows: (rows) => ctx.onProgress?.({ phase: 'verify', item: name, rows, totalRows: table.rows }),
+  });
   try {
     const source = await ctx.storage.read(`${prefix}${table.file}`, { signal: ctx.signal });
-    await pipeline(source, digest, createGunzip(), counter, discard(), { signal: ctx.signal });
+    await pipeline(source, digest, createGunzip(), guard, discard(), { signal: ctx.signal });
   } catch (error) {
     const failure = normaliseAbort(error, ctx.signal, 'verification');
     if (failure instanceof StrataError && failure.code === 'aborted') throw failure;
-    const reason = isNotFound(failure)
-      ? 'the data file is missing'
-      : `the data file cannot be read (${(failure as Error).message})`;
-    return { table: name, status: 'failed', rows: counter.rows, bytes: digest.bytes, error: reason };
+    const reason = failure instanceof DataFileRefused
+      ? failure.message
+      : isNotFound(failure)
+        ? 'the data file is missing'
+        : `the data file cannot be read (${(failure as Error).message})`;
+    return { table: name, status: 'failed', rows: guard.rows, bytes: digest.bytes, error: reason };
   }
-  ctx.onProgress?.({ phase: 'verify', item: name, rows: counter.rows, totalRows: table.rows, done: true });
-  const problem = checkTable(table, { bytes: digest.bytes, sha256: digest.sha256, rows: counter.rows });
-  return { table: name, status: problem ? 'failed' : 'ok', rows: counter.rows, bytes: digest.bytes, ...(problem ? { error: problem } : {}) };
+  ctx.onProgress?.({ phase: 'verify', item: name, rows: guard.rows, totalRows: table.rows, done: true });
+  const problem = checkTable(table, { bytes: digest.bytes, sha256: digest.sha256, rows: guard.rows, rawBytes: guard.bytes });
+  return { table: name, status: problem ? 'failed' : 'ok', rows: guard.rows, bytes: digest.bytes, ...(problem ? { error: problem } : {}) };
 }
 
 /** Compares what was read with the manifest; returns the first mismatch as a sentence. */
-export function checkTable(table: TableEntry, seen: { bytes: number; sha256: string; rows?: number }): string | undefined {
+export function checkTable(table: TableEntry, seen: { bytes: number; sha256: string; rows?: number; rawBytes?: number }): string | undefined {
   if (seen.bytes !== table.bytes) return `size is ${seen.bytes} bytes, the manifest says ${table.bytes}`;
   if (seen.sha256 !== table.sha256) return 'sha256 does not match the manifest';
   if (seen.rows !== undefined && seen.rows !== table.rows) return `holds ${seen.rows} rows, the manifest says ${table.rows}`;
+  if (seen.rawBytes !== undefined && table.rawBytes !== undefined && seen.rawBytes !== table.rawBytes) {
+    return `inflates to ${seen.rawBytes} bytes, the manifest says ${table.rawBytes}`;
+  }
   return undefined;
 }
 
