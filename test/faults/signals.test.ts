@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { describeRun, type CliResult } from '../support/cli.js';
-import { createTestDatabase, dropDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, databaseUrl, dropDatabase, type TestDatabase } from '../support/database.js';
 import { expectUserError } from '../e2e/shop-fixture.js';
 import {
   FIRST_MIGRATION,
@@ -92,12 +92,31 @@ async function inProgress(): Promise<{ databases: string[]; files: State['files'
     const { rows } = await client.query("SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'strata' AND query ILIKE 'COPY%'", [source.name]);
     return rows.length > 0;
   });
-  return { databases: await databaseNames(source.adminUrl, source.name), files, copying };
+  return { databases: [...(await databaseNames(source.adminUrl, source.name)), ...(await justCreatedWorkDatabases())].sort(), files, copying };
 }
 
 async function progressOf(before: State): Promise<Awaited<ReturnType<typeof inProgress>>> {
   return { databases: before.databases, files: before.files, copying: false };
 }
+
+/**
+ * Work databases a strata session has just created and not yet marked (restore:create): the
+ * marking comment is what ties a `strata_tmp_…` to its restore, so they are found by the
+ * statement that made them.
+ */
+async function justCreatedWorkDatabases(): Promise<string[]> {
+  const { rows } = await withClient(source.adminUrl, (client) =>
+    client.query<{ name: string }>(
+      `SELECT substring(a.query FROM 'CREATE DATABASE "(strata_tmp_[0-9a-f]+)"') AS name FROM pg_stat_activity a
+        WHERE a.application_name = 'strata' AND a.query LIKE 'CREATE DATABASE "strata\\_tmp\\_%'
+          AND EXISTS (SELECT 1 FROM pg_database d WHERE d.datname = substring(a.query FROM 'CREATE DATABASE "(strata_tmp_[0-9a-f]+)"')
+                        AND shobj_description(d.oid, 'pg_database') IS NULL)`,
+    ),
+  );
+  seenWorkDatabases.push(...rows.map((r) => r.name));
+  return rows.map((r) => r.name);
+}
+const seenWorkDatabases: string[] = [];
 
 /** `strata list --env …` ids: must agree with the storage (nothing partial lists). */
 async function listedByStrata(env: FaultEnvironment): Promise<string[]> {
@@ -114,8 +133,9 @@ interface Case {
   storageCheck?(before: State, after: State): Promise<void>;
 }
 
+let named = 0;
 function newDatabaseName(label: string): string {
-  const name = `${source.name}_${label}`;
+  const name = `${source.name}_${label}${++named}`;
   doomed.push(name);
   return name;
 }
@@ -123,6 +143,8 @@ function newDatabaseName(label: string): string {
 const CASES: Case[] = [
   { scenario: 'snapshot paused copying the first table', point: 'snapshot:copy-first-table', args: () => ['snapshot'] },
   { scenario: 'snapshot paused writing the manifest', point: 'snapshot:manifest', args: () => ['snapshot'] },
+  { scenario: 'restore paused after creating its database', point: 'restore:create', args: () => ['restore', baseId, '--database', newDatabaseName('create')] },
+  { scenario: 'restore paused after its first migration', point: 'restore:migrate', args: () => ['restore', baseId, '--database', newDatabaseName('migrate')] },
   { scenario: 'restore paused in COPY', point: 'restore:load', args: () => ['restore', baseId, '--database', newDatabaseName('load')] },
   { scenario: 'restore paused rebuilding indexes', point: 'restore:index', args: () => ['restore', baseId, '--database', newDatabaseName('index')] },
   {
@@ -167,6 +189,8 @@ describe('SIGINT and SIGTERM at each phase', () => {
 
     const after = await state();
     expect(after.databases, 'databases on the server').toEqual(before.databases);
+    const stillThere = (await databaseNames(source.adminUrl)).filter((d) => seenWorkDatabases.includes(d));
+    expect(stillThere, 'work databases seen while paused').toEqual([]);
     expect(after.source, 'rows of the source').toEqual(before.source);
     expect(after.into, 'rows of the --into target').toEqual(before.into);
     if (c.storageCheck) await c.storageCheck(before, after);
@@ -208,6 +232,32 @@ describe('prune', () => {
       const verified = await project.run(['verify', newest!, '--env', 'archive']);
       expect(verified.exitCode, describeRun(verified)).toBe(0);
       for (const env of ['dev', 'staging', 'copyto'] as const) expect(after.files[env]).toEqual(before.files[env]);
+    });
+  }
+});
+
+describe('restore at the rename', () => {
+  // restore:rename is reached after the restore's last check of its signal: everything is built
+  // and verified, only the rename is left. A signal there lets it finish: the database is whole,
+  // under its name, nothing is left over, and the exit code says it succeeded.
+  for (const { signal } of SIGNALS) {
+    it(`restore paused before the rename, ${signal} | finishes: the database complete under its name, no work database, exit 0`, async () => {
+      const before = await state();
+      const name = newDatabaseName('rename');
+      const run = project.paused(['restore', baseId, '--database', name], 'restore:rename');
+      await run.reached;
+      run.child.kill(signal);
+      const result = await run.result;
+      expect(result.exitCode, describeRun(result)).toBe(0);
+      const after = await state();
+      expect(after.databases).toEqual([...before.databases, name].sort());
+      const restored = await tableChecksums(databaseUrl(source.adminUrl, name));
+      // The final migration ran on the restored rows (upper-cased names, a new column), so
+      // compare the row count of items and that parents were transformed.
+      expect(restored.items?.split(':')[0]).toBe(before.source.items?.split(':')[0]);
+      const [{ upper }] = await withClient(databaseUrl(source.adminUrl, name), async (c) => (await c.query("SELECT count(*) FILTER (WHERE name = upper(name))::int AS upper FROM parents")).rows);
+      expect(upper).toBe(100);
+      await dropDatabase(name);
     });
   }
 });

@@ -61,10 +61,18 @@ export async function faultPoint(point: FaultPoint, signal?: AbortSignal): Promi
     const keepAlive = setInterval(() => {}, 60_000);
     const release = (): void => {
       clearInterval(keepAlive);
+      process.off('SIGINT', release);
+      process.off('SIGTERM', release);
       resolve();
     };
     if (signal?.aborted) release();
-    else signal?.addEventListener('abort', release, { once: true });
+    else if (signal) signal.addEventListener('abort', release, { once: true });
+    else {
+      // A point whose code has no signal to hand (inside a driver) still lets SIGINT/SIGTERM
+      // through: the command's own handler aborts the operation, which notices at its next check.
+      process.on('SIGINT', release);
+      process.on('SIGTERM', release);
+    }
   });
 }
 
