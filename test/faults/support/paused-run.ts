@@ -36,6 +36,8 @@ export interface PausedRun {
   result: Promise<CliResult>;
   /** stderr so far (for assertion messages). */
   stderr(): string;
+  /** Lets the paused process go on from its point (SIGUSR2), e.g. after breaking its connection. */
+  resume(): void;
 }
 
 /**
@@ -117,7 +119,7 @@ export function startPaused(args: string[], options: PausedRunOptions): PausedRu
     });
   });
 
-  return { child, reached, result, stderr: () => stderr };
+  return { child, reached, result, stderr: () => stderr, resume: () => void child.kill('SIGUSR2') };
 }
 
 /**
