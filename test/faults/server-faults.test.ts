@@ -184,7 +184,7 @@ describe('connection dropped mid-COPY (pg_terminate_backend)', () => {
   it('restore, migration session terminated inside a migration | exit 3 database-connection-lost, not a failed migration; no database left', async () => {
     const before = await databaseNames(small.adminUrl, small.name);
     const name = newDatabaseName('migration');
-    const run = project.paused(['restore', smallId, '--database', name, '--json'], 'restore:final-migrations', { FAULT_SLOW_MIGRATION: '1' });
+    const run = project.paused(['restore', smallId, '--database', name, '--json'], 'restore:final-migrations', { FAULT_SLOW_MIGRATION: '120' });
     await run.reached;
     const work = await workDatabaseFor(small.adminUrl, name);
     run.resume();
@@ -196,7 +196,68 @@ describe('connection dropped mid-COPY (pg_terminate_backend)', () => {
   });
 });
 
+describe('connection dropped while snapshot --modules maps modules to tables', () => {
+  let full: TestDatabase;
+
+  beforeAll(async () => {
+    // Fully migrated, so the module map replays the second (slow) migration in its scratch database.
+    full = await createTestDatabase('srvfault_modules');
+    await ok(['migrate', 'up'], { FAULT_DATABASE_URL: full.url });
+  });
+
+  afterAll(async () => {
+    await full?.drop();
+  });
+
+  it('snapshot --modules, the module map\'s watching session terminated | exit 3 database-connection-lost; scratch database dropped, no file left', async () => {
+    const files = await devFiles();
+    const run = project.run(['snapshot', '--modules', 'app', '--json'], { FAULT_DATABASE_URL: full.url, FAULT_SLOW_MIGRATION: '3' });
+    // The scratch database is found by the migration sleeping in it; the other strata session
+    // there watches which tables each migration creates, and is idle while it sleeps.
+    const scratch = await withClient(small.adminUrl, async (client) => {
+      for (let tries = 0; tries < 600; tries++) {
+        const { rows } = await client.query<{ datname: string }>(
+          "SELECT datname FROM pg_stat_activity WHERE application_name = 'strata' AND state = 'active' AND query ILIKE '%fault_slow_migration%' AND datname LIKE 'strata\\_tmp\\_%'",
+        );
+        if (rows[0]) return rows[0].datname;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error('the module map never ran the slow migration');
+    });
+    expect(await withClient(small.adminUrl, async (client) =>
+      (await client.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'strata' AND query NOT ILIKE '%fault_slow_migration%'",
+        [scratch],
+      )).rowCount,
+    )).toBeGreaterThanOrEqual(1);
+    const error = jsonError(await run, 3);
+    expect(error.code).toBe('database-connection-lost');
+    expect(await databaseNames(small.adminUrl)).not.toContain(scratch);
+    expect(await devFiles()).toEqual(files);
+  });
+});
+
 describe('timeouts set on the server side', () => {
+  it(`snapshot --tables items (${BIG_ROWS} rows), its COPY cancelled with pg_cancel_backend | exit 3 database-statement-cancelled in one sentence; no file left`, async () => {
+    const files = await devFiles();
+    // A table far larger than the socket's buffers: paused, its COPY is still running on the
+    // server (a small table's would be over, and a cancel would find nothing to cancel).
+    const run = project.paused(['snapshot', '--tables', 'items', '--json'], 'snapshot:copy-first-table', { FAULT_DATABASE_URL: big.url });
+    await run.reached;
+    const cancelled = await withClient(big.adminUrl, async (client) =>
+      (await client.query(
+        "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'strata' AND state = 'active' AND query ILIKE 'COPY%'",
+        [big.name],
+      )).rowCount,
+    );
+    expect(cancelled).toBe(1);
+    run.resume();
+    const error = jsonError(await run.result, 3);
+    expect(error.code).toBe('database-statement-cancelled');
+    expect(error.message).toMatch(/was cancelled \(canceling statement due to user request\)\.$/);
+    expect(await devFiles()).toEqual(files);
+  });
+
   it(`snapshot of ${BIG_ROWS} rows, statement_timeout=50ms | exit 3, "cancelled by the server's statement_timeout" with a hint; no file left`, async () => {
     const files = await devFiles();
     const result = await project.run(['snapshot'], { FAULT_DATABASE_URL: big.url, PGOPTIONS: '-c statement_timeout=50' });

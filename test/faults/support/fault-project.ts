@@ -29,11 +29,12 @@ export async function up(knex) {
 export async function down() {}
 `,
   // Runs after the load of a snapshot taken at the first migration: a data migration. With
-  // FAULT_SLOW_MIGRATION set in strata's environment it first sleeps in the server, so a test can
-  // find its session in pg_stat_activity and break it mid-migration.
+  // FAULT_SLOW_MIGRATION=<seconds> in strata's environment it first sleeps that long in the
+  // server, so a test can find its session in pg_stat_activity and break something meanwhile.
   '20240102000000_upper_parent_names.mjs': `
 export async function up(knex) {
-  if (process.env.FAULT_SLOW_MIGRATION) await knex.raw("SELECT pg_sleep(120) AS fault_slow_migration");
+  const sleep = Number(process.env.FAULT_SLOW_MIGRATION ?? 0);
+  if (sleep > 0) await knex.raw("SELECT pg_sleep(?) AS fault_slow_migration", [sleep]);
   await knex.raw("ALTER TABLE items ADD COLUMN flagged boolean NOT NULL DEFAULT false");
   await knex.raw("UPDATE parents SET name = upper(name)");
 }
