@@ -82,6 +82,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   private readonly storages: StorageDriver[] = [];
   private abortController: AbortController | undefined;
   private signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
+  /** The first SIGINT/SIGTERM this run received: a failure after it exits as interrupted by it. */
+  private interruptedBy: NodeJS.Signals | undefined;
 
   override async init(): Promise<void> {
     await super.init();
@@ -333,7 +335,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     }
   }
 
-  /** An AbortSignal aborted by the first SIGINT/SIGTERM; a second one ends the process at once. */
+  /**
+   * An AbortSignal aborted by the first SIGINT/SIGTERM; a second one ends the process at once.
+   * The operation then cleans up and fails, and the command exits 130 (SIGINT) or 143 (SIGTERM),
+   * as a shell reports a process ended by that signal.
+   */
   private abortSignal(): AbortSignal {
     if (this.abortController) return this.abortController.signal;
     const controller = new AbortController();
@@ -343,8 +349,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       if (controller.signal.aborted) {
         process.stderr.write(`Stopped at once on a second ${signal}; temporary data may be left behind.\n`);
         // The user asked twice; waiting for cleanup is exactly what they refused.
-        process.exit(signal === 'SIGTERM' ? 143 : 130);
+        process.exit(signalExitCode(signal));
       }
+      this.interruptedBy = signal;
       process.stderr.write(`\nInterrupted (${signal}): cleaning up. Press Ctrl-C again to stop at once.\n`);
       controller.abort(
         new AbortedError(`The operation was interrupted (${signal}).`, {
@@ -406,6 +413,12 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (err instanceof Errors.ExitError) throw err;
     const json = this.jsonEnabled();
     const debug = Boolean(process.env.DEBUG);
+    // After a SIGINT/SIGTERM, whatever the operation failed with is the interruption's doing
+    // (a stream cut, a session closed under it): it reads and exits as interrupted.
+    const interrupted = this.interruptedBy;
+    if (interrupted && !isStrataErrorLike(err) && this.abortController?.signal.reason instanceof AbortedError) {
+      err = this.abortController.signal.reason;
+    }
 
     if (isStrataErrorLike(err)) {
       const message = this.scrub(err.message);
@@ -420,7 +433,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
         process.stderr.write(`Error: ${message}\n${hint ? `Hint: ${hint}\n` : ''}`);
         if (debug) process.stderr.write(`${this.scrub(stackOf(err))}\n`);
       }
-      return this.exit(err.exitCode);
+      return this.exit(interrupted ? signalExitCode(interrupted) : err.exitCode);
     }
 
     if (err instanceof Errors.CLIError) {
@@ -455,6 +468,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     for (const secret of this.secrets) out = out.split(secret).join('***');
     return out;
   }
+}
+
+/** The exit code of a run ended by `signal`: 128 + its number, as shells report it (130, 143). */
+function signalExitCode(signal: NodeJS.Signals): number {
+  return signal === 'SIGTERM' ? 143 : 130;
 }
 
 function isStrataErrorLike(error: unknown): error is StrataErrorLike {

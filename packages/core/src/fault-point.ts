@@ -5,9 +5,10 @@ import { Transform, type TransformCallback } from 'node:stream';
  * instead of sleeping and hoping. With `STRATA_TEST_PAUSE_AT=<point>` (comma-separated for
  * several) in the environment, reaching that point prints `strata-test-paused-at <point>` on
  * stderr and waits there until the process is killed, or until the operation's signal fires (so
- * SIGINT and SIGTERM can be tried at the same point), or until it receives SIGUSR2, which resumes
- * the operation as if it had never paused (so a concurrency test can let both sides finish).
- * Without the variable every point is a no-op. Each point pauses once per process.
+ * SIGINT and SIGTERM can be tried at the same point), or until it receives SIGUSR2, which lets it
+ * go on as if it had not paused (so a test can break something, a connection or the server, at
+ * that point and watch what the run does next). Without the variable every point is a no-op.
+ * Each point pauses once per process.
  *
  * The names say where the process is; `docs/reliability.md` lists what each one leaves behind.
  */
@@ -55,19 +56,39 @@ export function pausesAt(point: FaultPoint): boolean {
 /** Pauses at `point` when the environment asks for it (see `FAULT_POINTS`); otherwise returns at once. */
 export async function faultPoint(point: FaultPoint, signal?: AbortSignal): Promise<void> {
   if (!pausesAt(point)) return;
+  await pauseAt(point, signal);
+}
+
+/** Announces `point` and waits: see the module's comment for what ends the wait. */
+async function pauseAt(point: FaultPoint, signal: AbortSignal | undefined): Promise<void> {
   reached.add(point);
+  // A resume can arrive after the wait already ended (the fault the test made there failed the
+  // run at once): it must not kill the process, as SIGUSR2 does by default.
+  if (process.listenerCount('SIGUSR2') === 0) process.on('SIGUSR2', () => {});
   process.stderr.write(`\nstrata-test-paused-at ${point}\n`);
   await new Promise<void>((resolve) => {
     // A pending promise alone does not keep Node running; the interval does, until killed.
     const keepAlive = setInterval(() => {}, 60_000);
     const release = (): void => {
       clearInterval(keepAlive);
-      process.removeListener('SIGUSR2', release);
+      signal?.removeEventListener('abort', release);
+      process.off('SIGINT', release);
+      process.off('SIGTERM', release);
+      process.off('SIGUSR2', release);
       resolve();
     };
-    process.once('SIGUSR2', release);
-    if (signal?.aborted) release();
-    else signal?.addEventListener('abort', release, { once: true });
+    if (signal?.aborted) {
+      release();
+      return;
+    }
+    process.on('SIGUSR2', release);
+    if (signal) signal.addEventListener('abort', release, { once: true });
+    else {
+      // A point whose code has no signal to hand (inside a driver) still lets SIGINT/SIGTERM
+      // through: the command's own handler aborts the operation, which notices at its next check.
+      process.on('SIGINT', release);
+      process.on('SIGTERM', release);
+    }
   });
 }
 
@@ -81,17 +102,27 @@ export function faultPointStream(point: FaultPoint, options: { afterBytes?: numb
   const afterBytes = options.afterBytes ?? 1;
   let seen = 0;
   let paused = false;
+  // A pipeline that fails elsewhere while this stage waits (a connection cut at the point)
+  // destroys it: the wait ends then too, or its timer would keep the process alive for ever.
+  const destroyed = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, destroyed.signal]) : destroyed.signal;
   return new Transform({
     transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
       seen += chunk.length;
-      if (paused || seen < afterBytes) {
+      if (paused || seen < afterBytes || reached.has(point)) {
         callback(null, chunk);
         return;
       }
       paused = true;
       // The chunk goes on first, so what reached the point is really downstream when it pauses.
       this.push(chunk);
-      faultPoint(point, options.signal).then(() => callback(), callback);
+      pauseAt(point, signal).then(() => {
+        if (!destroyed.signal.aborted) callback();
+      }, callback);
+    },
+    destroy(error: Error | null, callback: (error: Error | null) => void): void {
+      destroyed.abort();
+      callback(error);
     },
   });
 }

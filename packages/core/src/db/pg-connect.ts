@@ -67,6 +67,26 @@ export function translatePgError(error: unknown, url: string, doing = 'connect t
         hint: 'Create it, or point the environment at an existing database.',
         cause: error,
       });
+    case '57014':
+      // query_canceled: the server's statement_timeout, or someone's pg_cancel_backend.
+      if (error instanceof Error && /statement timeout/i.test(error.message)) {
+        return new DatabaseError(`A statement strata was running on PostgreSQL at ${where} was cancelled by the server's statement_timeout${timeoutSetting('statement_timeout')}.`, {
+          code: 'database-statement-timeout',
+          hint: "A COPY lasts as long as its table takes to stream: lift the limit for strata's sessions (PGOPTIONS='-c statement_timeout=0', or ALTER ROLE … SET statement_timeout = 0), then run the command again; nothing half-done was kept.",
+          cause: error,
+        });
+      }
+      return new DatabaseError(`A statement strata was running on PostgreSQL at ${where} was cancelled (${firstSentence(error)}).`, {
+        code: 'database-statement-cancelled',
+        hint: 'Someone cancelled it (pg_cancel_backend) or the server is shutting down; run the command again: nothing half-done was kept.',
+        cause: error,
+      });
+    case '55P03':
+      return new DatabaseError(`PostgreSQL at ${where} gave up waiting for a lock strata needed: another session held it past lock_timeout${timeoutSetting('lock_timeout')}.`, {
+        code: 'database-lock-timeout',
+        hint: "Wait for the long transaction holding it to end (see pg_stat_activity), or lift lock_timeout for strata's sessions (PGOPTIONS='-c lock_timeout=0'), then run the command again; nothing half-done was kept.",
+        cause: error,
+      });
     case '42501':
       return new DatabaseError(`User "${user}" lacks a privilege needed to ${doing} ${where}: ${(error as Error).message}.`, {
         code: 'database-permission-denied',
@@ -83,6 +103,16 @@ export function translatePgError(error: unknown, url: string, doing = 'connect t
       }
       return error;
   }
+}
+
+/**
+ * ` (<value>)` of a timeout set through PGOPTIONS in strata's own environment, the usual way to
+ * set one for a single run; empty when it was set elsewhere (role, database, server), where
+ * strata cannot see it without another round trip to a server it may have just lost.
+ */
+function timeoutSetting(name: string): string {
+  const match = new RegExp(`(?:^|\\s)(?:-c\\s*|--)${name}=(\\S+)`).exec(process.env.PGOPTIONS ?? '');
+  return match ? ` (${match[1]} in PGOPTIONS)` : '';
 }
 
 /** The driver's message, shortened to its first sentence and without a trailing period. */

@@ -215,7 +215,7 @@ async function migrationFailure(
   error: unknown,
 ): Promise<StrataError> {
   if (error instanceof StrataError) return error;
-  // Only a lost or refused session is the database's fault; anything else is the migration's.
+  // Only a lost, refused or cancelled session is the database's fault; anything else is the migration's.
   const translated = translateError(error, serverUrl(knex));
   if (translated instanceof StrataError && CONNECTION_CODES.has(translated.code)) return translated;
   if (error instanceof Error && error.name === 'MigrationLocked') {
@@ -248,8 +248,12 @@ function driverMessage(error: unknown): string {
   return (own.split('\n')[0] ?? own).replace(/\.$/, '');
 }
 
-/** Codes of the driver errors that mean strata never got a working session. */
-const CONNECTION_CODES = new Set(['database-unreachable', 'database-auth-failed', 'database-not-found']);
+/**
+ * Codes of the driver errors that are the server's doing, not the migration's: strata never got a
+ * working session, lost it half-way (terminated, server restarted), or the server cancelled the
+ * statement (statement_timeout, pg_cancel_backend). Fixing the migration would not help.
+ */
+const CONNECTION_CODES = new Set(['database-unreachable', 'database-auth-failed', 'database-not-found', 'database-connection-lost', 'database-statement-timeout', 'database-statement-cancelled']);
 
 function translateError(error: unknown, url: string): unknown {
   // A knex configured by a library user may carry a URL no driver claims: its error stays as is.

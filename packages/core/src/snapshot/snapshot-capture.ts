@@ -309,7 +309,15 @@ async function captureTable(
     local.abort(error);
     throw error;
   });
-  await Promise.all([streamed, written]);
+  const [stream, write] = await Promise.allSettled([streamed, written]);
+  // A storage that fails (a full disk) destroys the stream feeding it with its raw error, which
+  // reaches the pipeline first: the storage's own translation of that error is what to report.
+  // (A write that was only aborted because the stream failed carries the stream's error as its
+  // cause too, but it is no storage error: the stream's is reported then.)
+  const storageFailed = write.status === 'rejected' && typeof (write.reason as { exitCode?: unknown } | null)?.exitCode === 'number';
+  if (storageFailed && (stream.status === 'fulfilled' || causedBy(write.reason, stream.reason))) throw write.reason;
+  if (write.status === 'rejected' && stream.status === 'fulfilled') throw write.reason;
+  if (stream.status === 'rejected') throw stream.reason;
   progress(counter.rows, true);
   return {
     schema: table.schema,
@@ -322,6 +330,16 @@ async function captureTable(
     rawBytes: counter.bytes,
     sha256: digest.sha256,
   };
+}
+
+/** Whether `error` is `cause` or has it in its chain of causes. */
+function causedBy(error: unknown, cause: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; current instanceof Error && depth < 5; depth++) {
+    if (current === cause) return true;
+    current = current.cause;
+  }
+  return false;
 }
 
 function inLoadOrder(tables: TableInfo[], fks: ForeignKeyInfo[]): TableInfo[] {
