@@ -1,6 +1,6 @@
 // The kill -9 suite's machinery: one scenario starts a strata command as a real process paused at
 // a fault point, kills it with SIGKILL, records what the server and the storage hold, runs the
-// same command again and records that too. Each check is then its own test, named
+// same command again and records that too. Each check is then its own test (kill-checks.ts), named
 // `<scenario> | <what is checked>` (docs/reliability.md lists them), and reads only those records:
 // pg_database, pg_stat_activity, row checksums, files and objects; strata's output is used only
 // where a check is about that output (`list`, `show latest`, `verify`).
@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import pLimit from 'p-limit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 
 import type { FaultPoint } from '../../packages/core/src/fault-point.js';
 import { describeRun, type CliResult } from '../support/cli.js';
@@ -23,20 +23,17 @@ import {
   createScenarioRole,
   databaseChecksums,
   fileStorageView,
-  foldersWithManifest,
-  foldersWithoutManifest,
   s3StorageView,
   type FolderListing,
   type ScenarioRole,
   type StorageView,
 } from './support/checks.js';
 import { startPaused } from './support/paused-run.js';
+import { registerChecks } from './kill-checks.js';
 
 /** `STRATA_FAULTS=full` (`npm run faults`) runs every phase on both storages; otherwise the reduced set of `npm test`. */
 export const FULL = process.env.STRATA_FAULTS === 'full';
 const CONCURRENCY = Math.max(1, Number(process.env.STRATA_FAULTS_CONCURRENCY ?? 2));
-/** A test waits for its scenario, which may wait for others: generous, since a hung one still ends here. */
-const TEST_TIMEOUT_MS = 15 * 60_000;
 /** Between the marker and SIGKILL (see runScenario). */
 const SETTLE_MS = 300;
 
@@ -150,7 +147,7 @@ export function killSuite(label: string, options: { baseSnapshots: number }): { 
     scenario(c) {
       const entry: { c: KillCase; outcome?: Promise<KillOutcome> } = { c };
       cases.push(entry);
-      registerChecks(c, () => {
+      registerChecks(scenarioName(c), c.command, () => {
         if (!entry.outcome) throw new Error('the suite did not start (see the beforeAll error)');
         return entry.outcome;
       });
@@ -308,122 +305,6 @@ async function runScenario(c: KillCase, project: KillProject, base: { dir: strin
   const next = { result: nextResult, folders: await foldersOf(ctx), databases: await ctx.role.databases(), uploads: await uploadsOf(ctx) };
   const outcome: KillOutcome = { args: prepared.args, point: c.point, killed, before, afterKill, next, checkNextRun: () => prepared.checkNextRun(ctx, outcome) };
   return outcome;
-}
-
-/** Every check starts here: a process that was not killed at its point proves nothing. */
-function expectKilledAtPoint(o: KillOutcome): void {
-  expect(o.killed.reachedError, `never paused at ${o.point}`).toBeUndefined();
-  expect(o.killed.result.stderr.split('\n').map((l) => l.trim()), `no marker for ${o.point}`).toContain(`strata-test-paused-at ${o.point}`);
-  expect(o.killed.signal, `strata ${o.args.join(' ')} was not ended by SIGKILL: ${describeRun(o.killed.result)}`).toBe('SIGKILL');
-  expect(o.killed.result.exitCode).toBe(137);
-}
-
-/** Folders that appeared during the killed run and have no manifest after it: what it left half-made. */
-export function partialFolders(o: KillOutcome): Array<{ env: string; folder: string }> {
-  return Object.entries(o.afterKill.folders).flatMap(([env, listing]) =>
-    foldersWithoutManifest(listing)
-      .filter((folder) => JSON.stringify(o.before.folders[env]?.[folder]) !== JSON.stringify(listing[folder]))
-      .map((folder) => ({ env, folder })),
-  );
-}
-
-/** What the killed run left for someone to clean up: work databases, partial folders, open multipart uploads. */
-function leftovers(o: KillOutcome): { databases: string[]; folders: Array<{ env: string; folder: string }>; uploads: string[] } {
-  return {
-    databases: o.afterKill.databases.filter((d) => d.startsWith('strata_tmp_')),
-    folders: partialFolders(o),
-    uploads: Object.values(o.afterKill.uploads).flatMap((u) => u ?? []),
-  };
-}
-
-function registerChecks(c: KillCase, outcome: () => Promise<KillOutcome>): void {
-  const name = scenarioName(c);
-  const check = (what: string, body: (o: KillOutcome) => void | Promise<void>): void => {
-    it(`${name} | ${what}`, async () => {
-      const o = await outcome();
-      expectKilledAtPoint(o);
-      await body(o);
-    }, TEST_TIMEOUT_MS);
-  };
-
-  describe(name, () => {
-    check('the process paused at the point and died by SIGKILL', () => {});
-
-    check('list and latest show no partial snapshot (each listed one has manifest.json in the storage)', (o) => {
-      for (const [env, { list, latest }] of Object.entries(o.afterKill.catalogue)) {
-        expect(list.exitCode, describeRun(list)).toBe(0);
-        const listed = list.json<Array<{ id: string }>>().map((s) => s.id);
-        const listing = o.afterKill.folders[env]!;
-        expect([...listed].sort(), `${env}: list differs from the folders holding a manifest`).toEqual(foldersWithManifest(listing).sort());
-        for (const partial of foldersWithoutManifest(listing)) expect(listed, `${env}: ${partial} has no manifest`).not.toContain(partial);
-        if (listed.length > 0) {
-          expect(latest.exitCode, describeRun(latest)).toBe(0);
-          expect(latest.json<{ id: string }>().id, `${env}: latest is not the newest complete snapshot`).toBe(listed[0]);
-        } else {
-          expect(latest.exitCode, `${env}: latest answered with no snapshot listed: ${describeRun(latest)}`).not.toBe(0);
-          for (const partial of foldersWithoutManifest(listing)) expect(latest.stdout).not.toContain(partial);
-        }
-      }
-    });
-
-    check('verify passes for every listed snapshot', (o) => {
-      const runs = Object.entries(o.afterKill.catalogue).flatMap(([env, { verify }]) => Object.entries(verify).map(([id, run]) => ({ env, id, run })));
-      expect(runs.length, 'no snapshot was listed to verify').toBeGreaterThan(0);
-      for (const { env, id, run } of runs) expect(run.exitCode, `verify ${id} --env ${env}: ${describeRun(run)}`).toBe(0);
-    });
-
-    check('no database other than a strata_tmp_… one was created (pg_database, owned by the scenario\'s role)', (o) => {
-      expect(o.afterKill.databases.filter((d) => !d.startsWith('strata_tmp_'))).toEqual([]);
-    });
-
-    check('the source database is unchanged (per-table checksums and sequences)', (o) => {
-      expect(o.afterKill.source).toEqual(o.before.source);
-    });
-
-    if (c.command === 'restore --into') {
-      check('the --into target is unchanged (per-table checksums and sequences)', (o) => {
-        expect(o.before.into, 'no checksums of the --into target').toBeDefined();
-        expect(o.afterKill.into).toEqual(o.before.into);
-      });
-    }
-
-    check('the next run of the same command succeeds', async (o) => {
-      expect(o.next.result.exitCode, describeRun(o.next.result)).toBe(0);
-      await o.checkNextRun();
-    });
-
-    if (c.command === 'restore --into') {
-      check('the killed run left no database and only its complete safety snapshot', async (o) => {
-        expect(o.afterKill.databases).toEqual([]);
-        expect(partialFolders(o)).toEqual([]);
-        const added = Object.entries(o.afterKill.folders).flatMap(([env, listing]) =>
-          Object.keys(listing).filter((f) => !(f in (o.before.folders[env] ?? {}))).map((folder) => ({ env, folder })),
-        );
-        expect(added.length, 'the killed run wrote no safety snapshot before its transaction').toBe(1);
-        const catalogue = o.afterKill.catalogue[added[0]!.env]!;
-        const summary = catalogue.list.json<Array<{ id: string; tags: string[] }>>().find((s) => s.id === added[0]!.folder);
-        expect(summary?.tags, `${added[0]!.folder} is not a listed safety snapshot`).toContain('safety');
-      });
-    } else {
-      check('the next run removes what the killed run left, at once (work databases, partial folders, open uploads)', (o) => {
-        const left = leftovers(o);
-        expect(left.databases.length + left.folders.length + left.uploads.length, `the killed run left nothing to clean up (s3rver lists no multipart uploads): ${JSON.stringify(o.afterKill.folders)}`).toBeGreaterThan(0);
-        expect(o.afterKill.sessionsLeft, 'the server still had sessions of the killed process').toBe(0);
-        expect(o.next.result.exitCode, describeRun(o.next.result)).toBe(0);
-        // Any restore drops the dead work databases of the whole server, so on a shared test server
-        // another file's restore may drop one first: the same code path, so the check still holds.
-        expect(o.next.databases.filter((d) => d.startsWith('strata_tmp_')), 'work databases left after the next run').toEqual([]);
-        for (const { env, folder } of left.folders) {
-          const files = o.next.folders[env]?.[folder];
-          if (files === undefined) continue;
-          // The next run may finish the same snapshot (a copy keeps its id); then nothing may be left over in it.
-          expect(files, `${env}/${folder} is still there without a manifest: ${JSON.stringify(files)}`).toContain('manifest.json');
-          expect(files.filter((f) => f.endsWith('.strata-tmp')), `${env}/${folder} holds in-flight files`).toEqual([]);
-        }
-        for (const [env, uploads] of Object.entries(o.next.uploads)) expect(uploads ?? [], `${env}: multipart uploads left open`).toEqual([]);
-      });
-    }
-  });
 }
 
 /** A unique database name for a restore or promotion (owned by the scenario's role once created). */
