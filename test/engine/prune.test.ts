@@ -123,6 +123,7 @@ describe.each(backends)('prune on $name', (backend) => {
   let deadYoung: string;
   let expiredYoung: string;
   let liveOld: string;
+  let markedYoung: string;
 
   function context(extra: Partial<OperationContext> = {}): OperationContext & { warnings: string[] } {
     return { ...project.context(source.url, extra), storage };
@@ -170,6 +171,11 @@ describe.each(backends)('prune on $name', (backend) => {
     liveOld ??= ulid(NOW.getTime() - 72 * HOUR);
     await put(storage, `${ENV}${liveOld}/data/public.t.copy.gz`, 'partial');
     await putLease(storage, `${ENV}${liveOld}/`, leaseRecord('live'));
+    // A prune that was killed after it marked a young snapshot and removed its manifest: no lease,
+    // but the marker says it is on its way out, so the next prune finishes it at once.
+    markedYoung ??= ulid(NOW.getTime() - HOUR);
+    await put(storage, `${ENV}${markedYoung}/data/public.t.copy.gz`, 'data');
+    await put(storage, `${ENV}${markedYoung}/removing.json`, '{}');
     // Not a snapshot id at all.
     await put(storage, `${ENV}notes/README.txt`, 'kept by hand');
   }
@@ -192,7 +198,7 @@ describe.each(backends)('prune on $name', (backend) => {
     }
     // The real snapshot was taken years before NOW and is the oldest of all.
     expect(result.removed.map((r) => r.id)).toEqual([...byTime(removedNames).map((n) => ids[n]), realId]);
-    expect(result.incompleteRemoved).toEqual([deadYoung, expiredYoung, oldIncomplete].sort().reverse());
+    expect(result.incompleteRemoved).toEqual([deadYoung, expiredYoung, markedYoung, oldIncomplete].sort().reverse());
     expect(result.damagedRemoved).toEqual([{ id: damaged, reason: expect.stringContaining('is not valid JSON') }]);
   }
 
@@ -223,7 +229,7 @@ describe.each(backends)('prune on $name', (backend) => {
 
     expect((await listSnapshots(ctx)).map((s) => s.id)).toEqual(byTime(keptNames).map((n) => ids[n]));
     const left = await objects();
-    const removedIds = [...removedNames.map((n) => ids[n]!), realId, oldIncomplete, deadYoung, expiredYoung, damaged];
+    const removedIds = [...removedNames.map((n) => ids[n]!), realId, oldIncomplete, deadYoung, expiredYoung, damaged, markedYoung];
     for (const id of removedIds) expect(left.filter((k) => k.startsWith(`${ENV}${id}/`)), id).toEqual([]);
     for (const name of keptNames) expect(left).toContain(`${ENV}${ids[name]}/data/public.t.copy.gz`);
     expect(left).toContain(`${ENV}${freshIncomplete}/data/public.t.copy.gz`);
@@ -244,9 +250,11 @@ describe.each(backends)('prune on $name', (backend) => {
     }
     expect(calls.filter((c) => c.startsWith(`${ENV}${oldIncomplete}`))).toEqual([`${ENV}${oldIncomplete}/`]);
     expect(calls.filter((c) => c.startsWith(`${ENV}${damaged}`))).toEqual([`${ENV}${damaged}/`]);
+    // Marked for removal by a prune that died: one removal of the folder, at once though it is an hour old.
+    expect(calls.filter((c) => c.startsWith(`${ENV}${markedYoung}`))).toEqual([`${ENV}${markedYoung}/`]);
     // A folder judged by its lease loses the lease, is looked at again, then goes.
     expect(calls.filter((c) => c.startsWith(`${ENV}${deadYoung}`))).toEqual([expect.stringMatching(new RegExp(`^${ENV}${deadYoung}/lease-`)), `${ENV}${deadYoung}/`]);
-    expect(calls).toHaveLength(2 * (removedNames.length + 1) + 1 + 1 + 2 * 2);
+    expect(calls).toHaveLength(2 * (removedNames.length + 1) + 1 + 1 + 2 * 2 + 1);
 
     // A second run finds nothing more to do.
     const again = await prune(context(), { policy: POLICY, now: NOW });

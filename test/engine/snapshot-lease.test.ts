@@ -154,7 +154,7 @@ describe.each(backends)('leases on $name', (backend) => {
     await put(storage, `${where}lease-garbage.json`, '{"pid": "not a number"');
     await put(storage, `${where}lease-huge.json`, Buffer.alloc(100_000, 0x20));
     await put(storage, `${where}manifest.json`, '{}');
-    expect(await inspectFolder(storage, where)).toEqual({ manifest: true, leases: [] });
+    expect(await inspectFolder(storage, where)).toEqual({ manifest: true, removing: false, leases: [] });
   });
 
   it('a folder in which a live lease appeared after it was judged abandoned is kept', async () => {

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 
 import { AbortedError, ConfigError } from '../errors.js';
@@ -6,7 +7,7 @@ import { environmentPrefix, readManifest, snapshotPrefix } from '../format/manif
 import { MANIFEST_FILE } from '../format/manifest-schema.js';
 import { listSnapshots } from '../snapshot/snapshot-catalog.js';
 import { ulidTime } from '../snapshot/snapshot-leftovers.js';
-import { folderOwner, inspectFolder, removeAbandonedFolder, type FolderInspection } from '../snapshot/snapshot-lease.js';
+import { folderOwner, inspectFolder, REMOVAL_MARKER, removeAbandonedFolder, type FolderInspection } from '../snapshot/snapshot-lease.js';
 import type { CatalogContext } from '../snapshot/snapshot-types.js';
 import { planRetention } from './retention-plan.js';
 import { policyFromConfig, RETENTION_RULES, ruleFlag, validatePolicy, type RetentionConfig, type RetentionPolicy } from './retention-policy.js';
@@ -99,6 +100,9 @@ export async function prune(ctx: CatalogContext, options: PruneOptions = {}): Pr
     const removeSnapshot = async (prefix: string): Promise<void> => {
       // removePrefix on the full key removes that object (and any sibling whose name it
       // prefixes, which sits in the same doomed folder).
+      // Marked first: a prune killed after the manifest went leaves a folder its next run (or the
+      // next snapshot) removes at once, not one that waits a day like a capture without a lease.
+      await storage.write(`${prefix}${REMOVAL_MARKER}`, Readable.from([Buffer.from(`${JSON.stringify({ removedBy: 'prune', at: new Date().toISOString() })}\n`)]));
       await storage.removePrefix(`${prefix}${MANIFEST_FILE}`);
       await faultPoint('prune:remove', ctx.signal);
       await storage.removePrefix(prefix);

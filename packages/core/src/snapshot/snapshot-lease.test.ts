@@ -42,9 +42,11 @@ describe('leaseState', () => {
 
 describe('folderOwner', () => {
   it('is live if any lease is, abandoned if all are dead or expired, unknown without leases', () => {
-    expect(folderOwner({ manifest: false, leases: [found('dead'), found('live')] })).toBe('live');
-    expect(folderOwner({ manifest: false, leases: [found('dead'), found('expired')] })).toBe('abandoned');
-    expect(folderOwner({ manifest: false, leases: [] })).toBe('unknown');
+    expect(folderOwner({ manifest: false, removing: true, leases: [found('dead'), found('live')] })).toBe('live');
+    expect(folderOwner({ manifest: false, removing: false, leases: [found('dead'), found('expired')] })).toBe('abandoned');
+    expect(folderOwner({ manifest: false, removing: false, leases: [] })).toBe('unknown');
+    // A prune marked it and died before finishing: removed at once, as a dead writer's would be.
+    expect(folderOwner({ manifest: false, removing: true, leases: [] })).toBe('abandoned');
   });
 });
 

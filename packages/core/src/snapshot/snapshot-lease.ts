@@ -216,10 +216,19 @@ export async function takeExclusiveLease(
   }
 }
 
+/**
+ * Object a prune writes into a snapshot folder before it removes the manifest: a folder holding it
+ * and no manifest is being removed, so whoever finds it (a prune killed half-way, its next run)
+ * finishes the removal at once instead of waiting a day for a folder with no lease.
+ */
+export const REMOVAL_MARKER = 'removing.json';
+
 /** What a snapshot folder holds, as far as ownership goes. */
 export interface FolderInspection {
   /** Whether `manifest.json` is there (valid or not). */
   manifest: boolean;
+  /** Whether a prune marked the folder for removal (`REMOVAL_MARKER`). */
+  removing: boolean;
   /** Readable leases, judged at the time of the inspection. */
   leases: FoundLease[];
 }
@@ -227,9 +236,11 @@ export interface FolderInspection {
 /** Lists a folder's children once and reads its leases; unreadable or vanished leases are left out. */
 export async function inspectFolder(storage: StorageDriver, folder: string, now = Date.now()): Promise<FolderInspection> {
   let manifest = false;
+  let removing = false;
   const names: string[] = [];
   for await (const child of storage.listChildren(folder)) {
     if (child === MANIFEST_FILE) manifest = true;
+    else if (child === REMOVAL_MARKER) removing = true;
     else if (isLeaseName(child)) names.push(child);
   }
   const leases: FoundLease[] = [];
@@ -237,17 +248,18 @@ export async function inspectFolder(storage: StorageDriver, folder: string, now 
     const record = await readLease(storage, `${folder}${name}`);
     if (record) leases.push({ name, record, state: leaseState(record, now) });
   }
-  return { manifest, leases };
+  return { manifest, removing, leases };
 }
 
 /**
  * Who owns a folder without a manifest: `live` (some lease is live: never remove it), `abandoned`
- * (it has leases and all are dead or expired: remove it at once) or `unknown` (no lease: an older
+ * (it has leases and all are dead or expired, or a prune marked it for removal: remove it at once)
+ * or `unknown` (no lease: an older
  * strata, or a crash before the first write; the one-day rule applies).
  */
 export function folderOwner(inspection: FolderInspection): 'live' | 'abandoned' | 'unknown' {
   if (inspection.leases.some((l) => l.state === 'live')) return 'live';
-  return inspection.leases.length > 0 ? 'abandoned' : 'unknown';
+  return inspection.leases.length > 0 || inspection.removing ? 'abandoned' : 'unknown';
 }
 
 /**
