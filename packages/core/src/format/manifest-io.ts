@@ -56,6 +56,14 @@ export function parseManifest(raw: unknown, where: string): Manifest {
  * `MAX_MANIFEST_BYTES`, which is never read further than that.
  */
 export async function readManifest(storage: StorageDriver, prefix: string, id: string): Promise<Manifest> {
+  return (await readManifestText(storage, prefix, id)).manifest;
+}
+
+/**
+ * `readManifest`, also returning the manifest's bytes as stored (as text), for `copy`, which
+ * writes them to the target unchanged. The same size cap and checks apply.
+ */
+export async function readManifestText(storage: StorageDriver, prefix: string, id: string): Promise<{ manifest: Manifest; text: string }> {
   const key = `${prefix}${MANIFEST_FILE}`;
   const where = `${storage.location.replace(/\/$/, '')}/${prefix}`;
   let body: string;
@@ -95,7 +103,7 @@ export async function readManifest(storage: StorageDriver, prefix: string, id: s
       hint: 'The snapshot is damaged or was moved by hand; restore another one (`strata list`), or move the folder back to its id.',
     });
   }
-  return manifest;
+  return { manifest, text: body };
 }
 
 /** The whole stream, or undefined (and the stream destroyed) as soon as it passes `max` bytes. */

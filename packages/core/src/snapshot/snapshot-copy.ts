@@ -1,13 +1,13 @@
 import { Readable, Transform, type TransformCallback } from 'node:stream';
-import { text } from 'node:stream/consumers';
 import pLimit from 'p-limit';
 
 import { normaliseAbort, throwIfAborted } from '../abort.js';
 import { faultPoint } from '../fault-point.js';
 import type { StorageDriver } from '../contracts/storage.js';
 import { ConfigError, IntegrityError, isNotFound, StorageError, StrataError } from '../errors.js';
-import { parseManifest, snapshotPrefix } from '../format/manifest-io.js';
+import { readManifest, readManifestText, snapshotPrefix } from '../format/manifest-io.js';
 import { MANIFEST_FILE, type Manifest, type TableEntry } from '../format/manifest-schema.js';
+import { DataFileRefused } from '../format/copy-guard.js';
 import { DigestStream } from '../format/stream-digest.js';
 import { checkTable, showSnapshot } from './snapshot-catalog.js';
 import { describeLease, takeExclusiveLease } from './snapshot-lease.js';
@@ -66,7 +66,8 @@ export async function copySnapshot(options: CopySnapshotOptions): Promise<CopySn
   const manifest = await showSnapshot(from, options.id);
   const sourcePrefix = snapshotPrefix(from.config.project, from.env.name, manifest.id);
   const targetPrefix = snapshotPrefix(to.config.project, to.env.name, manifest.id);
-  const manifestText = await text(await from.storage.read(`${sourcePrefix}${MANIFEST_FILE}`, { signal }));
+  // Re-read through the same capped, checked reader: these bytes are written to the target as they are.
+  const { text: manifestText } = await readManifestText(from.storage, sourcePrefix, manifest.id);
   const summary = {
     id: manifest.id,
     from: { environment: from.env.name, location: from.storage.location },
@@ -137,8 +138,15 @@ interface DataFileCopy {
  */
 async function presentInTarget(to: CatalogContext, targetPrefix: string, manifest: Manifest, signal: AbortSignal | undefined): Promise<boolean> {
   if (!(await to.storage.exists(`${targetPrefix}${MANIFEST_FILE}`))) return false;
-  const present = await text(await to.storage.read(`${targetPrefix}${MANIFEST_FILE}`, { signal }));
-  if (sameSnapshot(present, manifest, `${to.storage.location}${targetPrefix}`)) return true;
+  let present: Manifest | undefined;
+  try {
+    present = await readManifest(to.storage, targetPrefix, manifest.id);
+  } catch (error) {
+    // A damaged or oversized manifest in the target is not the same snapshot; say so below.
+    if (!(error instanceof IntegrityError)) throw error;
+  }
+  signal?.throwIfAborted();
+  if (present && sameSnapshot(present, manifest)) return true;
   throw new StorageError(`A different snapshot with id ${manifest.id} already exists in environment "${to.env.name}" (${to.storage.location}).`, {
     code: 'copy-target-exists',
     hint: `Inspect it with \`strata show ${manifest.id} --env ${to.env.name}\`; remove it from the storage before copying again.`,
@@ -222,6 +230,9 @@ async function copyDataFile(copy: DataFileCopy, progress: (rows: number, done: b
       ...(cause === undefined ? {} : { cause }),
     });
 
+  const refusedAsDamage = (error: unknown): unknown =>
+    error instanceof DataFileRefused ? damaged(`the data file of ${name} ${error.reason}`, error) : error;
+
   let source: Readable;
   try {
     source = await from.storage.read(`${copy.sourcePrefix}${table.file}`, { signal });
@@ -229,7 +240,8 @@ async function copyDataFile(copy: DataFileCopy, progress: (rows: number, done: b
     if (isNotFound(error)) throw damaged(`the data file of ${name} is missing`, error);
     throw error;
   }
-  const digest = new DigestStream();
+  // Stops at the first byte past the manifest's size: a file that lies about its size is not copied to its end.
+  const digest = new DigestStream({ maxBytes: table.bytes });
   // The file stays compressed on the way, so rows are estimated from bytes until the last event.
   const meter = new ByteMeter((bytes) => progress(table.bytes > 0 ? Math.min(table.rows, Math.floor((table.rows * bytes) / table.bytes)) : 0, false));
   // pipe() forwards data, not errors: a failing source fails the body the target reads (and is
@@ -253,11 +265,11 @@ async function copyDataFile(copy: DataFileCopy, progress: (rows: number, done: b
   try {
     await to.storage.write(`${copy.targetPrefix}${table.file}`, meter, { signal });
   } catch (error) {
-    throw failure ?? error;
+    throw refusedAsDamage(failure ?? error);
   } finally {
     meter.destroy();
   }
-  if (failure) throw failure;
+  if (failure) throw refusedAsDamage(failure);
   // The target consumed the whole body, so the digest has seen all of it.
   const problem = checkTable(table, { bytes: digest.bytes, sha256: digest.sha256 });
   if (problem) throw damaged(`the data file of ${name} does not match the manifest (${problem})`);
@@ -287,13 +299,7 @@ function bufferStream(body: string): Readable {
 }
 
 /** Whether the manifest already in the target describes the same data as the one being copied. */
-function sameSnapshot(presentText: string, manifest: Manifest, where: string): boolean {
-  let present: Manifest;
-  try {
-    present = parseManifest(JSON.parse(presentText), where);
-  } catch {
-    return false;
-  }
+function sameSnapshot(present: Manifest, manifest: Manifest): boolean {
   if (present.id !== manifest.id || present.tables.length !== manifest.tables.length) return false;
   return present.tables.every((t, i) => {
     const other = manifest.tables[i];
