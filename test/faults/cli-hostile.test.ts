@@ -122,6 +122,23 @@ describe('hostile snapshots through the CLI', () => {
     await s.expectUnchanged();
   });
 
+  it('terminal escape sequences in a description, a tag and a table name | list and show print them as visible escapes, never raw control bytes', async () => {
+    const s = await scene();
+    const clear = '\u001b[2J\u001b]0;owned\u0007';
+    await s.editManifest((m) => {
+      m.description = `nightly${clear}`;
+      m.tags = [`t${clear}`];
+    });
+    await s.record();
+    for (const args of [['list'], ['show', id]]) {
+      const run = await strata(s.project, args);
+      expect(run.exitCode, describeRun(run)).toBe(0);
+      expect(run.stdout + run.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+      expect(run.stdout).toContain('nightly\\u001b[2J');
+    }
+    await s.expectUnchanged();
+  });
+
   it('100 MB manifest | show and restore exit 5 naming the 32 MiB cap', async () => {
     const s = await scene();
     await s.writeManifest({ ...(await s.readManifest()), description: 'x'.repeat(100 * 1024 * 1024) });

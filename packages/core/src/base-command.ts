@@ -1,6 +1,7 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 
 import { createProgressRenderer, type ProgressRenderer } from './cli/progress.js';
+import { visibleText } from './cli/text-format.js';
 import { interpolate, interpolateDeep, loadConfig, resolveEnvironment, type LoadedConfig, type ResolvedEnvironment } from './config/config-loader.js';
 import { isStorageDriver, type StorageDriver, type StorageHookOptions, type StorageHookResult } from './contracts/storage.js';
 import { isNotifier, type NotificationEvent, type NotifiedOperation, type NotifierConfig, type NotifierHookOptions, type NotifierHookResult } from './contracts/notifier.js';
@@ -390,12 +391,12 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   /** Command output ends the live progress line first, so the two never share a line. */
   override log(message?: string, ...args: unknown[]): void {
     this.progress?.finish();
-    super.log(message, ...args);
+    super.log(message === undefined ? message : visibleText(message), ...args);
   }
 
   override logToStderr(message?: string, ...args: unknown[]): void {
     this.progress?.finish();
-    super.logToStderr(message, ...args);
+    super.logToStderr(message === undefined ? message : visibleText(message), ...args);
   }
 
   /** Plain JSON, never colored: `--json` output is for programs. */
@@ -464,7 +465,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** Removes credentials from text that is about to be shown. */
   protected scrub(text: string): string {
-    let out = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]+@/gi, '$1***@');
+    let out = visibleText(text).replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]+@/gi, '$1***@');
     for (const secret of this.secrets) out = out.split(secret).join('***');
     return out;
   }

@@ -1,5 +1,5 @@
 import type { ProgressEvent } from '../operation-context.js';
-import { formatCount, formatDuration, formatEta, formatRate } from './text-format.js';
+import { formatCount, formatDuration, formatEta, formatRate, visibleText } from './text-format.js';
 
 /** Draws progress and prints lines that must not collide with it (warnings). */
 export interface ProgressRenderer {
@@ -48,7 +48,7 @@ export function itemRate(state: ItemProgress): number | undefined {
 export function formatRunningLine(state: ItemProgress): string {
   const rate = itemRate(state);
   const eta = etaSeconds(state.rows, state.totalRows, rate);
-  const parts = [`${state.phase} ${state.item}`];
+  const parts = [`${state.phase} ${visibleText(state.item)}`];
   if (countsRows(state)) {
     parts.push(state.totalRows === undefined ? `${formatCount(state.rows)} rows` : `${formatCount(state.rows)} / ${formatCount(state.totalRows)} rows`);
     if (rate !== undefined) parts.push(`${formatRate(rate)} rows/s`);
@@ -66,9 +66,9 @@ export function formatRunningLine(state: ItemProgress): string {
 export function formatDoneLine(state: ItemProgress): string {
   const took = state.lastAt > state.firstAt ? ` in ${formatDuration(state.lastAt - state.firstAt)}` : '';
   // In these phases `rows` counts steps, not table rows; only the item is worth showing.
-  if (!countsRows(state)) return `${state.phase} ${state.item}: done${took}`;
+  if (!countsRows(state)) return `${state.phase} ${visibleText(state.item)}: done${took}`;
   const rate = itemRate(state);
-  return `${state.phase} ${state.item}: ${formatCount(state.rows)} rows${took}${rate === undefined ? '' : ` (${formatRate(rate)} rows/s)`}`;
+  return `${state.phase} ${visibleText(state.item)}: ${formatCount(state.rows)} rows${took}${rate === undefined ? '' : ` (${formatRate(rate)} rows/s)`}`;
 }
 
 function countsRows(state: ItemProgress): boolean {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { formatBytes, formatCount, formatDuration, formatEta, formatRate, formatTimestamp, renderTable } from './text-format.js';
+import { formatBytes, formatCount, formatDuration, formatEta, formatRate, formatTimestamp, renderTable, visibleText } from './text-format.js';
 
 describe('text formatters', () => {
   it('formats counts, bytes and rates', () => {
@@ -43,5 +43,14 @@ describe('text formatters', () => {
       'public.users        1,200',
       'public.order_lines      7  ok',
     ]);
+  });
+});
+
+describe('visibleText', () => {
+  it('shows terminal control characters as escapes, keeps newlines, tabs and other text', () => {
+    // ESC [2J clears the screen; a hostile manifest's description must not do that to a terminal.
+    expect(visibleText('before\u001b[2J\u0007after\r')).toBe('before\\u001b[2J\\u0007after\\u000d');
+    expect(visibleText('line one\nline\ttwo ✓ é')).toBe('line one\nline\ttwo ✓ é');
+    expect(visibleText('\u009b31m')).toBe('\\u009b31m');
   });
 });

@@ -103,3 +103,14 @@ export function describeScope(scope: SnapshotScope | null): string | undefined {
   return parts.join('; ');
 }
 
+
+/**
+ * Text with terminal control characters shown as `\u001b`-style escapes. Manifests come from a
+ * storage anyone with write access can fill, and table names may hold any character: an escape
+ * sequence in a description or a name must not reach the user's terminal and rewrite it.
+ * Newlines and tabs stay, since commands lay out their own output with them.
+ */
+export function visibleText(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
