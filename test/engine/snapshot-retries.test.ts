@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { listSnapshots, snapshot } from './engine-imports.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, queryAt, type TestDatabase } from '../support/database.js';
 import { engineProject, type EngineProject } from '../support/engine.js';
 
 let source: TestDatabase;
@@ -41,6 +41,15 @@ describe('snapshot retries', () => {
     const ctx = project.context(source.url, { signal: controller.signal });
     await expect(snapshot({ ...ctx, retries: 3, retryDelayMs: 10_000 })).rejects.toMatchObject({ code: 'aborted' });
     expect(ctx.warnings).toEqual([]);
+  });
+
+  it('does not retry a statement the server cut off at statement_timeout: it would fail the same way again', async () => {
+    await queryAt(source.url, 'CREATE TABLE IF NOT EXISTS wide AS SELECT g AS id, md5(g::text) AS note FROM generate_series(1, 300000) g');
+    const limited = `${source.url}${source.url.includes('?') ? '&' : '?'}options=${encodeURIComponent('-c statement_timeout=1')}`;
+    const ctx = project.context(limited);
+    await expect(snapshot({ ...ctx, env: { ...ctx.env, databaseUrl: limited }, retries: 2, retryDelayMs: 10 })).rejects.toMatchObject({ code: 'database-statement-timeout', exitCode: 3 });
+    expect(ctx.warnings.filter((w) => w.includes('Retrying'))).toEqual([]);
+    await queryAt(source.url, 'DROP TABLE wide');
   });
 
   it('succeeds on the first attempt without waiting', async () => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 
 import { z } from 'zod';
 
+import { isConnectionLoss } from '../db/connection-loss.js';
 import { driverFor } from '../db/drivers.js';
 import { ConfigError, StrataError } from '../errors.js';
 
@@ -103,6 +104,8 @@ async function runSql(file: string, databaseUrl: string): Promise<void> {
     // One simple-protocol query: the file may hold several statements, run in one transaction.
     await client.query(`BEGIN;\n${sql}\n;COMMIT;`);
   } catch (error) {
+    // The server going away is not the hook's fault: it is a database failure (exit 3), like anywhere else.
+    if (isConnectionLoss(error)) throw driver.translateError(error, databaseUrl, 'run a hook on');
     const { database } = driver.describe(databaseUrl);
     throw new Error(`${(error as Error).message} (in database ${database})`);
   } finally {

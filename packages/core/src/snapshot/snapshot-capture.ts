@@ -101,9 +101,23 @@ async function selectionOf(options: SnapshotOptions): Promise<CaptureSelection |
  * interruption will not.
  */
 function mayPassOnRetry(error: unknown): boolean {
+  // A statement the server cuts off after statement_timeout, or a full disk, fails the same way
+  // again a minute later: retrying only delays the one sentence the user needs.
+  if ((error as { code?: unknown } | null)?.code === 'database-statement-timeout' || causedByFullDisk(error)) return false;
   const exitCode = (error as { exitCode?: unknown } | null)?.exitCode;
   if (typeof exitCode === 'number') return exitCode === 3 || exitCode === 4;
   return !(error instanceof StrataError);
+}
+
+/** Whether a storage failure comes from a full disk or an exhausted quota (ENOSPC, EDQUOT) somewhere in its causes. */
+function causedByFullDisk(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') return true;
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return false;
 }
 
 /** Waits `ms`, or rejects as soon as the signal fires. */
