@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,12 +32,7 @@ export interface RunOptions {
  * so error output is what a user sees.
  */
 export function runStrata(args: string[], options: RunOptions = {}): Promise<CliResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
-  delete env.DEBUG;
-  for (const [key, value] of Object.entries(options.env ?? {})) {
-    if (value === undefined) delete env[key];
-    else env[key] = value;
-  }
+  const env = cliEnvironment(options.env);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI_ENTRY, ...args], {
       cwd: options.cwd ?? REPO_ROOT,
@@ -54,20 +50,7 @@ export function runStrata(args: string[], options: RunOptions = {}): Promise<Cli
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({
-        exitCode: code ?? (signal ? 128 : 1),
-        stdout,
-        stderr,
-        json<T>(): T {
-          try {
-            return JSON.parse(stdout) as T;
-          } catch {
-            throw new Error(
-              `strata ${args.join(' ')} did not print JSON (exit ${code}).\nstdout: ${stdout}\nstderr: ${stderr}`,
-            );
-          }
-        },
-      });
+      resolve(cliResult(args, code, signal, stdout, stderr));
     });
   });
 }
@@ -75,4 +58,34 @@ export function runStrata(args: string[], options: RunOptions = {}): Promise<Cli
 /** A readable summary of a run, for assertion messages. */
 export function describeRun(result: CliResult): string {
   return `exit ${result.exitCode}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
+}
+
+/**
+ * The environment a strata subprocess runs with: the test process's, without colour and without
+ * DEBUG (so error output is what a user sees), with `extra` merged over it (undefined removes).
+ */
+export function cliEnvironment(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
+  delete env.DEBUG;
+  for (const [key, value] of Object.entries(extra)) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
+  return env;
+}
+
+/** The outcome of an ended strata subprocess; a process killed by a signal exits 128 + its number, as a shell reports it. */
+export function cliResult(args: string[], code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string): CliResult {
+  return {
+    exitCode: code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1),
+    stdout,
+    stderr,
+    json<T>(): T {
+      try {
+        return JSON.parse(stdout) as T;
+      } catch {
+        throw new Error(`strata ${args.join(' ')} did not print JSON (exit ${code ?? signal}).\nstdout: ${stdout}\nstderr: ${stderr}`);
+      }
+    },
+  };
 }

@@ -2,7 +2,7 @@
 // is there: kill it outright, interrupt it, or let it go on (SIGUSR2) once the other side is done.
 import { spawn, type ChildProcess } from 'node:child_process';
 
-import { CLI_ENTRY, REPO_ROOT, type CliResult, type RunOptions } from './cli.js';
+import { CLI_ENTRY, cliEnvironment, cliResult, REPO_ROOT, type CliResult, type RunOptions } from './cli.js';
 
 export interface StrataProcess {
   readonly child: ChildProcess;
@@ -22,12 +22,7 @@ export interface StrataProcess {
  * `timeoutMs` (default 120 s) whatever happens, so a test that fails never leaves it behind.
  */
 export function startStrata(args: string[], pauseAt: string, options: RunOptions = {}): StrataProcess {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', STRATA_TEST_PAUSE_AT: pauseAt };
-  delete env.DEBUG;
-  for (const [key, value] of Object.entries(options.env ?? {})) {
-    if (value === undefined) delete env[key];
-    else env[key] = value;
-  }
+  const env = cliEnvironment({ STRATA_TEST_PAUSE_AT: pauseAt, ...options.env });
   const child = spawn(process.execPath, [CLI_ENTRY, ...args], { cwd: options.cwd ?? REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -46,18 +41,7 @@ export function startStrata(args: string[], pauseAt: string, options: RunOptions
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({
-        exitCode: code ?? (signal ? 128 + signalNumber(signal) : 1),
-        stdout,
-        stderr,
-        json<T>(): T {
-          try {
-            return JSON.parse(stdout) as T;
-          } catch {
-            throw new Error(`strata ${args.join(' ')} did not print JSON (exit ${code}).\nstdout: ${stdout}\nstderr: ${stderr}`);
-          }
-        },
-      });
+      resolve(cliResult(args, code, signal, stdout, stderr));
     });
   });
   return {
@@ -81,8 +65,4 @@ export function startStrata(args: string[], pauseAt: string, options: RunOptions
       return done;
     },
   };
-}
-
-function signalNumber(signal: NodeJS.Signals): number {
-  return ({ SIGKILL: 9, SIGTERM: 15, SIGINT: 2 } as Record<string, number>)[signal] ?? 0;
 }

@@ -2,10 +2,9 @@
 // so a fault test can act (send a signal, kill it, cut its connection, restart the server) at an
 // exact phase instead of sleeping and hoping. Shared by the signal, server-fault and kill -9 suites.
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import os from 'node:os';
 import type { Readable } from 'node:stream';
 
-import { CLI_ENTRY, REPO_ROOT, type CliResult } from '../../support/cli.js';
+import { CLI_ENTRY, cliEnvironment, cliResult, REPO_ROOT, type CliResult } from '../../support/cli.js';
 
 /** The line a strata process prints on stderr when it reaches a fault point. */
 export const PAUSE_MARKER = 'strata-test-paused-at';
@@ -46,13 +45,7 @@ export interface PausedRun {
  * 128 + the signal's number when a signal ended it (as a shell reports it: 137 for SIGKILL).
  */
 export function startPaused(args: string[], options: PausedRunOptions): PausedRun {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
-  delete env.DEBUG;
-  for (const [key, value] of Object.entries(options.env ?? {})) {
-    if (value === undefined) delete env[key];
-    else env[key] = value;
-  }
-  env.STRATA_TEST_PAUSE_AT = options.point;
+  const env = cliEnvironment({ ...options.env, STRATA_TEST_PAUSE_AT: options.point });
 
   const child = spawn(process.execPath, [CLI_ENTRY, ...args], {
     cwd: options.cwd ?? REPO_ROOT,
@@ -104,18 +97,7 @@ export function startPaused(args: string[], options: PausedRunOptions): PausedRu
     child.on('close', (code, signal) => {
       clearTimeout(killTimer);
       onMissed(new Error(`strata ${args.join(' ')} ended (exit ${code ?? signal}) before reaching ${options.point}.\nstdout: ${stdout}\nstderr: ${stderr}`));
-      resolve({
-        exitCode: code ?? 128 + signalNumber(signal),
-        stdout,
-        stderr,
-        json<T>(): T {
-          try {
-            return JSON.parse(stdout) as T;
-          } catch {
-            throw new Error(`strata ${args.join(' ')} did not print JSON (exit ${code ?? signal}).\nstdout: ${stdout}\nstderr: ${stderr}`);
-          }
-        },
-      });
+      resolve(cliResult(args, code, signal, stdout, stderr));
     });
   });
 
@@ -131,8 +113,4 @@ export async function signalAt(args: string[], options: PausedRunOptions & { sig
   await run.reached;
   run.child.kill(options.signal);
   return run.result;
-}
-
-function signalNumber(signal: NodeJS.Signals | null): number {
-  return signal ? (os.constants.signals[signal] ?? 0) : 0;
 }
