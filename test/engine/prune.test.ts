@@ -124,6 +124,7 @@ describe.each(backends)('prune on $name', (backend) => {
   let expiredYoung: string;
   let liveOld: string;
   let markedYoung: string;
+  let misplaced: string;
 
   function context(extra: Partial<OperationContext> = {}): OperationContext & { warnings: string[] } {
     return { ...project.context(source.url, extra), storage };
@@ -176,6 +177,10 @@ describe.each(backends)('prune on $name', (backend) => {
     markedYoung ??= ulid(NOW.getTime() - HOUR);
     await put(storage, `${ENV}${markedYoung}/data/public.t.copy.gz`, 'data');
     await put(storage, `${ENV}${markedYoung}/removing.json`, '{}');
+    // A whole, valid snapshot in a folder of another name (moved by hand): misplaced, not damaged.
+    misplaced ??= ulid(NOW.getTime() - 93 * 24 * HOUR);
+    await put(storage, `${ENV}${misplaced}/manifest.json`, JSON.stringify({ ...manifest, id: ids[Object.keys(HISTORY)[0]!] }));
+    await put(storage, `${ENV}${misplaced}/data/public.t.copy.gz`, 'data');
     // Not a snapshot id at all.
     await put(storage, `${ENV}notes/README.txt`, 'kept by hand');
   }
@@ -236,6 +241,8 @@ describe.each(backends)('prune on $name', (backend) => {
     expect(left).toContain(`${ENV}${liveOld}/data/public.t.copy.gz`);
     expect(left).toContain(`${ENV}${damagedLive}/manifest.json`);
     expect(left).toContain(`${ENV}${newerFormat}/manifest.json`);
+    expect(left).toContain(`${ENV}${misplaced}/manifest.json`);
+    expect(ctx.warnings.some((w) => w.startsWith(`Left ${misplaced} alone: `)), ctx.warnings.join('\n')).toBe(true);
     expect(left).toContain(`${ENV}notes/README.txt`);
     expect(ctx.warnings.some((w) => w.includes('notes') && /not a snapshot id/.test(w)), ctx.warnings.join('\n')).toBe(true);
     // Damaged manifests are in the result, not repeated as "Skipping snapshot" warnings.

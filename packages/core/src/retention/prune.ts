@@ -178,7 +178,9 @@ async function classifyOne(ctx: CatalogContext, id: string, now: Date): Promise<
 
 /**
  * Why a folder's manifest is damaged, or undefined when it reads (it was written since the
- * listing) or is of a format this strata cannot read (someone else's valid snapshot).
+ * listing), is of a format this strata cannot read (someone else's valid snapshot), or is a valid
+ * manifest in a folder of another name (a snapshot moved or copied by hand: whole, just
+ * misplaced, so it is left for a person to move back, with a warning, never deleted).
  */
 async function manifestDamage(ctx: CatalogContext, folder: string, id: string): Promise<string | undefined> {
   try {
@@ -188,6 +190,10 @@ async function manifestDamage(ctx: CatalogContext, folder: string, id: string): 
     const code = (error as { code?: unknown }).code;
     const integrity = (error as { exitCode?: unknown }).exitCode === 5;
     if (!integrity || code === 'manifest-format-unsupported') return undefined;
+    if (code === 'manifest-id-mismatch') {
+      ctx.log?.('warn', `Left ${id} alone: ${(error as Error).message}`);
+      return undefined;
+    }
     return (error as Error).message;
   }
 }
