@@ -62,6 +62,8 @@ beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'strata-promote-'));
   await writeFile(path.join(work, 'scrub.sql'), "UPDATE orders SET notes = NULL;\nINSERT INTO categories (slug, label, path) VALUES ('from-hook', 'Added by the hook', 'from-hook');\n");
   await writeFile(path.join(work, 'broken.sql'), 'UPDATE no_such_table SET x = 1;\n');
+  // The hook's own session is ended under it, as a server restart or an administrator would.
+  await writeFile(path.join(work, 'lost.sql'), 'SELECT pg_terminate_backend(pg_backend_pid());\n');
   const modules = Object.fromEntries(SHOP_MODULES.map((m) => [m, { migrations: path.join(SHOP_MIGRATIONS, m) }]));
   const base = {
     project: 'shop',
@@ -86,6 +88,7 @@ beforeAll(async () => {
       prod: { database: '${SOURCE_DATABASE_URL}', storage: 'file://./prod-snapshots' },
       staging,
       'staging-broken': { ...staging, hooks: { afterRestore: ['broken.sql'] } },
+      'staging-lost': { ...staging, hooks: { afterRestore: ['lost.sql'] } },
       // Shares prod's storage: the snapshot is read where it is, not copied.
       'staging-shared': { database: '${STAGING_DATABASE_URL}', storage: 'file://./prod-snapshots', requireAnonymized: true },
     },
@@ -156,6 +159,14 @@ describe('strata promote', () => {
     expect(result.stderr).toMatch(/Error: The promotion stopped: hooks\.afterRestore\[0\] \(sql broken\.sql\) failed: .*no_such_table/);
     expect(await restoreLeftovers(inject('adminDatabaseUrl'), name)).toEqual([]);
     expect(events.at(-1)).toMatchObject({ operation: 'promote', outcome: 'failed', environment: 'staging-broken', error: { code: 'hook-failed' } });
+  });
+
+  it('a connection lost inside an afterRestore SQL hook is a lost connection (exit 3), not a failed hook, and leaves no database', async () => {
+    const name = newDatabase('lost');
+    const result = await strata(['promote', '--from', 'prod', '--to', 'staging-lost', '--database', name, '--json']);
+    expect(result.exitCode, describeRun(result)).toBe(3);
+    expect(result.json<{ error: { code: string; message: string } }>().error).toMatchObject({ code: 'database-connection-lost', message: expect.stringMatching(/^The connection to PostgreSQL at .+ was lost/) });
+    expect(await restoreLeftovers(inject('adminDatabaseUrl'), name)).toEqual([]);
   });
 
   it('the example promotion script does the same through the API', async () => {

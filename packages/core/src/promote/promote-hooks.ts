@@ -70,6 +70,8 @@ export async function runHooks(phase: 'beforeRestore' | 'afterRestore', steps: H
       if (file !== undefined) await runSql(path.resolve(ctx.baseDir, file), ctx.databaseUrl);
       else await runCommand(commandOf(step), ctx);
     } catch (error) {
+      // A lost database session is not the hook failing: it keeps its own sentence and exit code.
+      if (error instanceof StrataError && error.code === 'database-connection-lost') throw error;
       const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
       throw new HookError(`The promotion stopped: ${name} failed: ${reason}`.replace(/\.?$/, '.'), {
         code: 'hook-failed',
