@@ -39,7 +39,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
   if (options.into) return restoreInto(options);
   const started = Date.now();
   const ctx: OperationContext = options;
-  const { config, env, storage, signal } = options;
+  const { config, env, signal } = options;
   const warnings: string[] = [];
   const warn = (message: string): void => {
     warnings.push(message);
