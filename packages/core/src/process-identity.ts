@@ -75,7 +75,8 @@ function readStat(pid: number): { state: string; startTime: string } | undefined
   return state && startTime && /^\d+$/.test(startTime) ? { state, startTime } : undefined;
 }
 
-function pidExists(pid: number): boolean {
+/** Whether a process with this pid exists on this machine (any user's). */
+export function pidExists(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

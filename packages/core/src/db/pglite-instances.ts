@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve, dirname, basename } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import { ConfigError, DatabaseError } from '../errors.js';
+import { pidExists } from '../process-identity.js';
 
 /**
  * PGlite instances of this process, one per data directory (or per in-memory database name),
@@ -67,16 +68,6 @@ export interface PgliteInstance {
 const instances = new Map<string, Promise<PgliteInstance>>();
 const closing = new Map<string, Promise<void>>();
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** The pid in `dir`'s lock file when a live process other than this one holds it. */
 export function lockHolder(dir: string): number | undefined {
   let text: string;
@@ -86,7 +77,7 @@ export function lockHolder(dir: string): number | undefined {
     return undefined;
   }
   const pid = Number.parseInt(text, 10);
-  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid) ? pid : undefined;
+  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidExists(pid) ? pid : undefined;
 }
 
 /** Refuses with `database-locked` when another live process has `dir` open. */
