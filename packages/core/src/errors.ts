@@ -45,6 +45,22 @@ export class IntegrityError extends StrataError {
   override readonly exitCode = 5;
 }
 
+/**
+ * age-encrypted bytes (a data file, a wrapped snapshot key, a sealed manifest part) that the given
+ * keys do not open. `reason` says which way, for callers that word it per file: `wrong-key` (no
+ * key matches the header: another key, or a header changed where the key is wrapped, which age
+ * cannot tell apart) or `damaged` (cut short, changed, or not age at all). The message never holds
+ * key material; `cause` is age's own error, which names no key either.
+ */
+export class DecryptionFailed extends IntegrityError {
+  readonly reason: 'wrong-key' | 'damaged';
+
+  constructor(message: string, options: { reason: 'wrong-key' | 'damaged'; code?: string; hint?: string; cause?: unknown }) {
+    super(message, { code: options.code ?? 'decryption-failed', hint: options.hint, cause: options.cause });
+    this.reason = options.reason;
+  }
+}
+
 /** A migration that is missing from the code base or that failed to run. */
 export class MigrationError extends StrataError {
   override readonly exitCode = 6;
