@@ -39,6 +39,24 @@ interface StrataErrorLike {
   exitCode: number;
 }
 
+/** Flags people reach for to hand over a key, refused by name (see `refuseKeysInArguments`). */
+const KEY_FLAGS = /^--?(key|identity|identities|passphrase|password|age-key|age-identity|secret-key)(=|$)/i;
+
+/**
+ * Refuses a key or passphrase on the command line before anything else runs: every user of the
+ * machine can read a process's arguments (`ps`, /proc). The argument itself is never echoed.
+ */
+function refuseKeysInArguments(argv: readonly string[]): void {
+  const flag = argv.find((arg) => KEY_FLAGS.test(arg));
+  const key = argv.some((arg) => /AGE-SECRET-KEY-1/i.test(arg));
+  if (!flag && !key) return;
+  const what = flag ? `${flag.split('=')[0]} is not taken` : 'An age secret key was given on the command line; keys are not taken there';
+  throw new ConfigError(`${what}${flag ? ' on the command line' : ''}: other users of this machine can read a process's arguments.`, {
+    code: 'key-on-command-line',
+    hint: 'Set STRATA_AGE_KEY (the AGE-SECRET-KEY-1… line), STRATA_AGE_KEY_FILE or STRATA_AGE_PASSPHRASE in the environment, or encryption.identities in the config.',
+  });
+}
+
 /**
  * Base of every strata command: `--json`, `--config`, `--env`, loading the config and the storage
  * driver, Ctrl-C handling, progress, and turning errors into one sentence, a hint and an exit code.
@@ -88,6 +106,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   override async init(): Promise<void> {
     await super.init();
+    refuseKeysInArguments(this.argv);
     const ctor = this.ctor as typeof BaseCommand;
     const { args, flags } = await this.parse({
       flags: ctor.flags,
@@ -118,6 +137,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     this.addSecretsOf(env.databaseUrl);
     this.addSecretsOf(env.storageUrl);
     this.addSecretValues(env.storageOptions);
+    for (const secret of env.encryption?.secrets() ?? []) this.secrets.add(secret);
     return env;
   }
 

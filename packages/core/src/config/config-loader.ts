@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 
 import { ConfigError } from '../errors.js';
 import { strataConfigSchema, type ParsedStrataConfig } from './config-schema.js';
+import { resolveEncryption, type EnvironmentEncryption } from './encryption-config.js';
 
 /** File names looked for, in this order, when no `--config` is given. */
 export const CONFIG_FILE_NAMES = [
@@ -32,6 +33,12 @@ export interface ResolvedEnvironment {
   storageUrl: string;
   /** Driver options when the config gave `storage` as an object (without `url`). */
   storageOptions: Record<string, unknown>;
+  /**
+   * How this environment's snapshots are encrypted and opened (`resolveEnvironment` always sets
+   * it). Without an `encryption` section new snapshots are plain, and keys come from
+   * STRATA_AGE_KEY & co.; an environment built by hand without it reads those variables too.
+   */
+  encryption?: EnvironmentEncryption;
   /** The raw environment section, for features and plugins that read their own keys. */
   raw: Record<string, unknown>;
 }
@@ -155,6 +162,7 @@ export function resolveEnvironment(config: LoadedConfig, name?: string): Resolve
     databaseUrl: interpolate(env.database, `environments.${envName}.database`),
     storageUrl: interpolate(storageUrl, `environments.${envName}.storage`),
     storageOptions: interpolateDeep(storageOptions, `environments.${envName}.storage`) as Record<string, unknown>,
+    encryption: resolveEncryption(env.encryption, `environments.${envName}.encryption`, config.baseDir),
     raw: env as Record<string, unknown>,
   };
 }

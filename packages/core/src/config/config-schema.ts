@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import { hooksSchema } from '../promote/promote-hooks.js';
+import { encryptionConfigSchema } from './encryption-config.js';
 import { RETENTION_SPAN } from '../retention/retention-policy.js';
 
 const identifier = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -65,6 +66,11 @@ export const environmentConfigSchema = z.looseObject({
    * outside its range.
    */
   plugins: z.record(z.string().min(1), z.string().min(1)).optional(),
+  /**
+   * Client-side encryption (age): `recipients` (`age1…`, or `{ key, name }`) or `passphrase`
+   * (`${VAR}`) seal new snapshots; `identities` (`${VAR}` or an identity file) opens them.
+   */
+  encryption: encryptionConfigSchema.optional(),
   notify: z
     .array(z.looseObject({ type: z.string().min(1), on: z.array(z.enum(['succeeded', 'failed'])).min(1).optional() }))
     .optional(),
