@@ -97,7 +97,7 @@ export function splitListFlag(values: readonly string[]): string[] {
 export function describeScope(scope: SnapshotScope | null): string | undefined {
   if (!scope) return undefined;
   if (scope.kind === 'tables') return `${scope.modules ? `modules ${scope.modules.join(', ')}: ` : ''}tables ${scope.tables.join(', ')}`;
-  const parts = [`${scope.name} ${scope.key}=${scope.values.join(', ')}`];
+  const parts = [`${scope.name} ${scope.key}=${scope.values ? scope.values.join(', ') : '(sealed: encrypted)'}`];
   if (scope.shared.length > 0) parts.push(`shared: ${scope.shared.join(', ')}`);
   if (scope.leftOut.length > 0) parts.push(`left out: ${scope.leftOut.join(', ')}`);
   return parts.join('; ');

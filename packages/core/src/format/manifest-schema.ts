@@ -67,6 +67,11 @@ const tableEntrySchemaOf = (object: ObjectFactory) => object({
   rawBytes: z.number().int().nonnegative().optional(),
   /** sha256 of the data file as stored (so `sha256sum` on the file agrees). */
   sha256,
+  /**
+   * Since 1.4, encrypted snapshots only, and only once opened (it is stored sealed, never in
+   * clear): sha256 of the data file decrypted, i.e. of the compressed COPY text.
+   */
+  plainSha256: sha256.optional(),
 }).superRefine((entry, ctx) => {
   const expected = dataFileName(entry.schema, entry.name);
   if (entry.file !== expected) ctx.addIssue({ code: 'custom', path: ['file'], message: `must be ${expected}, the file name of table ${entry.schema}.${entry.name}` });
@@ -107,8 +112,11 @@ const scopeSchemaOf = (object: ObjectFactory) => z.discriminatedUnion('kind', [
     /** Root table (`schema.table`) and the unique column the values were matched against. */
     table: z.string(),
     key: z.string(),
-    /** The values given on the command line (`--scope company=Acme`), in order. */
-    values: z.array(z.string()),
+    /**
+     * The values given on the command line (`--scope company=Acme`), in order. Since 1.4 absent
+     * from the stored manifest of an encrypted snapshot (they are data: sealed) until it is opened.
+     */
+    values: z.array(z.string()).optional(),
     /** Tables captured whole. */
     shared: z.array(z.string()),
     /** Tables no foreign key path reaches from the root rows: not captured at all. */
@@ -135,6 +143,26 @@ const scopeSchemaOf = (object: ObjectFactory) => z.discriminatedUnion('kind', [
     modules: z.array(z.string()).optional(),
   }),
 ]);
+
+/** An age file, ASCII-armored, as age writes it; a snapshot key or a sealed part is a few KB. */
+const armored = z
+  .string()
+  .max(1024 * 1024)
+  .regex(/^-----BEGIN AGE ENCRYPTED FILE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END AGE ENCRYPTED FILE-----\s*$/, { message: 'must be an ASCII-armored age file' });
+
+/**
+ * Since 1.4: how an encrypted snapshot is sealed (see docs/format.md, "Encrypted snapshots"). The
+ * data files are age files to a key made for this snapshot; `key` is that key, encrypted to the
+ * recipients (or a passphrase); `sealed` holds what would tell about the data.
+ */
+const encryptionSchemaOf = (object: ObjectFactory) => object({
+  scheme: z.literal('age-v1'),
+  mode: z.enum(['recipients', 'passphrase']),
+  /** Who can open it: fingerprints of the recipients' `age1…` strings, and the config's names. */
+  recipients: z.array(object({ fingerprint: z.string().regex(/^sha256:[0-9a-f]{16}$/), name: z.string().optional() })),
+  key: armored,
+  sealed: armored,
+});
 
 const manifestSchemaOf = (object: ObjectFactory) => object({
   formatVersion: z.string().refine((v) => semver.valid(v) !== null && semver.major(v) === 1, {
@@ -178,6 +206,8 @@ const manifestSchemaOf = (object: ObjectFactory) => object({
   ),
   /** Set for partial snapshots (tenant exports, selected tables); null for a full snapshot. */
   scope: scopeSchemaOf(object).nullable(),
+  /** Since 1.4: set when the snapshot is encrypted. */
+  encryption: encryptionSchemaOf(object).optional(),
 }).superRefine((manifest, ctx) => {
   // Two entries for one table would load it twice (or a second file over the first).
   const tables = new Set<string>();
@@ -186,6 +216,10 @@ const manifestSchemaOf = (object: ObjectFactory) => object({
     if (tables.has(key)) ctx.addIssue({ code: 'custom', path: ['tables', i], message: `lists table ${t.schema}.${t.name} a second time` });
     tables.add(key);
   });
+  // Only an encrypted snapshot keeps its tenant values sealed; a plain one must say them.
+  if (manifest.scope?.kind === 'tenant' && manifest.scope.values === undefined && !manifest.encryption) {
+    ctx.addIssue({ code: 'custom', path: ['scope', 'values'], message: 'is missing' });
+  }
   const sequences = new Set<string>();
   manifest.sequences.forEach((s, i) => {
     const key = JSON.stringify([s.schema, s.name]);
@@ -205,6 +239,7 @@ export type TableEntry = z.output<typeof tableEntrySchema>;
 export type ModuleEntry = Manifest['modules'][string];
 export type SnapshotScope = NonNullable<Manifest['scope']>;
 export type TenantScope = Extract<SnapshotScope, { kind: 'tenant' }>;
+export type ManifestEncryption = NonNullable<Manifest['encryption']>;
 
 /** Whether a snapshot was anonymized when it was captured. */
 export function isAnonymized(manifest: Pick<Manifest, 'transformers'>): boolean {
