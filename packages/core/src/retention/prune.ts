@@ -7,7 +7,7 @@ import { environmentPrefix, readManifest, snapshotPrefix } from '../format/manif
 import { MANIFEST_FILE } from '../format/manifest-schema.js';
 import { listSnapshots } from '../snapshot/snapshot-catalog.js';
 import { ulidTime } from '../snapshot/snapshot-leftovers.js';
-import { folderOwner, inspectFolder, REMOVAL_MARKER, removeAbandonedFolder, type FolderInspection } from '../snapshot/snapshot-lease.js';
+import { describeLease, folderOwner, inspectFolder, REMOVAL_MARKER, removeAbandonedFolder, type FolderInspection } from '../snapshot/snapshot-lease.js';
 import type { CatalogContext } from '../snapshot/snapshot-types.js';
 import { planRetention } from './retention-plan.js';
 import { policyFromConfig, RETENTION_RULES, ruleFlag, validatePolicy, type RetentionConfig, type RetentionPolicy } from './retention-policy.js';
@@ -87,25 +87,35 @@ export async function prune(ctx: CatalogContext, options: PruneOptions = {}): Pr
     const limiter = pLimit(CONCURRENT_REMOVALS);
     const total = removed.length + others.length;
     let done = 0;
-    const removeOne = async (id: string, remove: (prefix: string) => Promise<void>): Promise<void> => {
+    const busy = new Set<string>();
+    const removeOne = async (id: string, remove: (prefix: string) => Promise<boolean | void>): Promise<void> => {
       if (ctx.signal?.aborted) {
         throw new AbortedError(`The prune was interrupted after removing ${done} of ${total} snapshot folders.`, {
           code: 'aborted',
           hint: 'Run it again to finish: every snapshot still listed is complete.',
         });
       }
-      await remove(snapshotPrefix(config.project, env.name, id));
-      done++;
+      if ((await remove(snapshotPrefix(config.project, env.name, id))) === false) busy.add(id);
+      else done++;
     };
-    const removeSnapshot = async (prefix: string): Promise<void> => {
+    const removeSnapshot = async (prefix: string): Promise<boolean> => {
       // removePrefix on the full key removes that object (and any sibling whose name it
       // prefixes, which sits in the same doomed folder).
       // Marked first: a prune killed after the manifest went leaves a folder its next run (or the
       // next snapshot) removes at once, not one that waits a day like a capture without a lease.
       await storage.write(`${prefix}${REMOVAL_MARKER}`, Readable.from([Buffer.from(`${JSON.stringify({ removedBy: 'prune', at: new Date().toISOString() })}\n`)]));
+      // A rekey writes its lease before it looks for the marker, this looks for leases after
+      // writing it: one of the two sees the other, and a snapshot being rekeyed stays for now.
+      const writer = (await inspectFolder(storage, prefix)).leases.find((l) => l.state === 'live');
+      if (writer) {
+        await storage.removePrefix(`${prefix}${REMOVAL_MARKER}`);
+        ctx.log?.('warn', `Kept snapshot ${prefix.split('/').at(-2)} this time: it is being rewritten (${describeLease(writer)}). The next prune removes it.`);
+        return false;
+      }
       await storage.removePrefix(`${prefix}${MANIFEST_FILE}`);
       await faultPoint('prune:remove', ctx.signal);
       await storage.removePrefix(prefix);
+      return true;
     };
     await Promise.all([
       ...removed.map((s) => limiter(() => removeOne(s.id, removeSnapshot))),
@@ -119,6 +129,7 @@ export async function prune(ctx: CatalogContext, options: PruneOptions = {}): Pr
         ),
       ),
     ]);
+    if (busy.size > 0) return { policy, kept, removed: removed.filter((r) => !busy.has(r.id)), incompleteRemoved, damagedRemoved, dryRun };
   }
   return { policy, kept, removed, incompleteRemoved, damagedRemoved, dryRun };
 }

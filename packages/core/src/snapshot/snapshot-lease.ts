@@ -33,7 +33,7 @@ export const LEASE_TTL_MS = 120_000;
 const MAX_LEASE_BYTES = 16 * 1024;
 
 const leaseSchema = z.object({
-  operation: z.enum(['snapshot', 'copy']),
+  operation: z.enum(['snapshot', 'copy', 'rekey']),
   host: z.string(),
   bootId: z.string().optional(),
   pidNamespace: z.string().optional(),
