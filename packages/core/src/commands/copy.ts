@@ -21,6 +21,10 @@ export default class Copy extends BaseCommand<typeof Copy> {
   static override flags = {
     'from-env': Flags.string({ summary: 'Environment whose storage holds the snapshot.', helpValue: 'NAME', required: true }),
     'to-env': Flags.string({ summary: 'Environment whose storage receives the copy.', helpValue: 'NAME', required: true }),
+    reencrypt: Flags.boolean({
+      summary: "Seal the copy for the target environment's encryption recipients (or passphrase).",
+      description: "Opens the snapshot's key with the source environment's keys (STRATA_AGE_KEY, encryption.identities, …) and wraps it for the target's encryption.recipients: whoever holds a target key can open the copy. Data files are copied as they are; only the manifest differs.",
+    }),
   };
 
   async run(): Promise<CopySnapshotResult> {
@@ -28,7 +32,7 @@ export default class Copy extends BaseCommand<typeof Copy> {
     const target = { config: source.config, env: this.pickEnvironment(source.config, this.flags['to-env']) };
     const from = await this.loadContext(source);
     const to = await this.loadContext(target);
-    const result = await copySnapshot({ from, to, id: this.args.id });
+    const result = await copySnapshot({ from, to, id: this.args.id, ...(this.flags.reencrypt ? { reencrypt: true } : {}) });
     this.logToStderr(
       result.status === 'already-present'
         ? `Snapshot ${result.id} is already in ${result.to.environment} (${result.to.location}); nothing copied.`

@@ -104,14 +104,17 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
     ...(options.confirm ? { confirm: options.confirm } : {}),
     ...(options.transformer ? { transformer: options.transformer } : {}),
     ...(options.excludeTables ? { excludeTables: options.excludeTables } : {}),
-    ...(shared ? { source: { storage: from.storage, environment: from.env.name } } : {}),
+    ...(shared ? { source: { storage: from.storage, environment: from.env.name, ...(from.env.encryption ? { encryption: from.env.encryption } : {}) } } : {}),
   };
+  // An encrypted snapshot copied into a target with recipients of its own is sealed for them on
+  // the way (its key opened with the source's keys); read in place, it opens with the source's keys.
+  const reencrypt = !shared && manifest.encryption !== undefined && to.env.encryption?.sealTo !== undefined;
   const base = { snapshotId, from: from.env.name, to: to.env.name, taken, anonymized: isAnonymized(manifest) || options.transformer?.anonymizes === true, excludedTables: excludeTables };
 
   if (options.dryRun) {
     if (!shared) {
       // The plan reads the manifest where the restore would find it once copied: in the source.
-      const plan = await restore({ ...restoreOptions, source: { storage: from.storage, environment: from.env.name }, dryRun: true });
+      const plan = await restore({ ...restoreOptions, source: { storage: from.storage, environment: from.env.name, ...(from.env.encryption ? { encryption: from.env.encryption } : {}) }, dryRun: true });
       return { ...base, copy: 'planned', hooks: { beforeRestore: [], afterRestore: [] }, restore: undefined, plan: plan.plan, dryRun: true, durationMs: Date.now() - started };
     }
     const plan = await restore({ ...restoreOptions, dryRun: true });
@@ -119,7 +122,7 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
   }
 
   let copy: PromoteResult['copy'] = 'shared';
-  if (!shared) copy = (await copySnapshot({ from, to, id: snapshotId })).status;
+  if (!shared) copy = (await copySnapshot({ from, to, id: snapshotId, ...(reencrypt ? { reencrypt: true } : {}) })).status;
 
   const log = (message: string): void => to.log?.('info', message);
   const hookContext = { snapshotId, environment: to.env.name, baseDir: to.config.baseDir, ...(to.signal ? { signal: to.signal } : {}) };

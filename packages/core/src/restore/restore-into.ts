@@ -12,6 +12,7 @@ import { moduleTablesAt, tablesOfModules } from '../migrations/module-tables.js'
 import type { OperationContext } from '../operation-context.js';
 import { captureDatabase } from '../snapshot/snapshot-capture.js';
 import { showSnapshot } from '../snapshot/snapshot-catalog.js';
+import { openSnapshot } from '../snapshot/snapshot-encryption.js';
 import {
   advanceOwnedSequences,
   assertSameColumns,
@@ -72,12 +73,17 @@ export async function restoreInto(options: RestoreOptions, tuning: { lockTimeout
   };
 
   // Where the snapshot is read from: this environment's storage, or the source's (promote).
-  const from: OperationContext = options.source ? { ...ctx, storage: options.source.storage, env: { ...env, name: options.source.environment } } : ctx;
-  const manifest = await showSnapshot(from, options.id);
+  const from: OperationContext = options.source
+    ? { ...ctx, storage: options.source.storage, env: { ...env, name: options.source.environment, encryption: options.source.encryption ?? env.encryption } }
+    : ctx;
+  // An encrypted snapshot is opened before anything is created: a wrong key, or a manifest
+  // changed since it was written, fails here.
+  const opened = await openSnapshot(await showSnapshot(from, options.id), from.env.encryption, from.env.name);
+  const { manifest } = opened;
   if (manifest.scope?.kind === 'tenant') {
     // Its tables hold only some tenants' rows: replacing a live table with them would delete
     // every other tenant's rows, which nobody asked for.
-    throw new ConfigError(`Snapshot ${manifest.id} holds only the rows of ${manifest.scope.name} ${manifest.scope.values.join(', ')}, so it cannot replace whole tables of a live database.`, {
+    throw new ConfigError(`Snapshot ${manifest.id} holds only the rows of ${manifest.scope.name} ${(manifest.scope.values ?? []).join(', ')}, so it cannot replace whole tables of a live database.`, {
       code: 'into-tenant-snapshot',
       hint: 'Restore it into a new database instead (leave out --into).',
     });

@@ -13,6 +13,7 @@ import type { MigrationRef } from '../migrations/migration-types.js';
 import type { OperationContext } from '../operation-context.js';
 import { captureDatabase } from '../snapshot/snapshot-capture.js';
 import { showSnapshot } from '../snapshot/snapshot-catalog.js';
+import { openSnapshot } from '../snapshot/snapshot-encryption.js';
 import { loadData, planLoad, type LoadPlan } from './restore-load.js';
 import { restoreInto } from './restore-into.js';
 import { checkRestoreArguments, chooseTransformer, hasSelection } from './restore-rules.js';
@@ -59,8 +60,13 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
   const { server } = driver.describe(target.url);
 
   // Where the snapshot is read from: this environment's storage, or the source's (promote).
-  const from: OperationContext = options.source ? { ...ctx, storage: options.source.storage, env: { ...env, name: options.source.environment } } : ctx;
-  const manifest = await showSnapshot(from, options.id);
+  const from: OperationContext = options.source
+    ? { ...ctx, storage: options.source.storage, env: { ...env, name: options.source.environment, encryption: options.source.encryption ?? env.encryption } }
+    : ctx;
+  // An encrypted snapshot is opened before anything is created: a wrong key, or a manifest
+  // changed since it was written, fails here.
+  const opened = await openSnapshot(await showSnapshot(from, options.id), from.env.encryption, from.env.name);
+  const { manifest } = opened;
   const transformer = chooseTransformer(ctx, manifest, options.transformer);
   const prefix = snapshotPrefix(config.project, from.env.name, manifest.id);
   const migrations = await planRestoreMigrations(config, manifest.modules);

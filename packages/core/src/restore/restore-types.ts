@@ -1,3 +1,4 @@
+import type { EnvironmentEncryption } from '../config/encryption-config.js';
 import type { StorageDriver } from '../contracts/storage.js';
 import type { Transformer } from '../contracts/transformer.js';
 import type { OperationContext } from '../operation-context.js';
@@ -21,9 +22,10 @@ export interface RestoreOptions extends OperationContext {
   transformer?: Transformer;
   /**
    * Where the snapshot is, when not in this environment's storage: another environment's storage
-   * (promote reads a source snapshot in place when both environments share a storage).
+   * (promote reads a source snapshot in place when both environments share a storage), and the
+   * keys that open it there (default: this environment's).
    */
-  source?: { storage: StorageDriver; environment: string };
+  source?: { storage: StorageDriver; environment: string; encryption?: EnvironmentEncryption };
   /** Tables (`table` or `schema.table`) that keep their schema and stay empty: their rows are not loaded. */
   excludeTables?: string[];
   /**

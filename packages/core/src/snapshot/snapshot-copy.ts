@@ -10,6 +10,7 @@ import { MANIFEST_FILE, type Manifest, type TableEntry } from '../format/manifes
 import { DataFileRefused } from '../format/copy-guard.js';
 import { DigestStream } from '../format/stream-digest.js';
 import { checkTable, showSnapshot } from './snapshot-catalog.js';
+import { openSnapshot, rewrapSnapshot } from './snapshot-encryption.js';
 import { describeLease, takeExclusiveLease } from './snapshot-lease.js';
 import type { CatalogContext } from './snapshot-types.js';
 
@@ -23,6 +24,12 @@ export interface CopySnapshotOptions {
   to: CatalogContext;
   /** Snapshot id in `from`, or `latest`. */
   id: string;
+  /**
+   * Seal the copy for the target environment's recipients or passphrase: the snapshot's key is
+   * opened with the source environment's keys and wrapped again; data files are copied as they
+   * are (they are encrypted to the snapshot's own key). Only for encrypted snapshots.
+   */
+  reencrypt?: boolean;
 }
 
 export interface CopySnapshotResult {
@@ -66,8 +73,10 @@ export async function copySnapshot(options: CopySnapshotOptions): Promise<CopySn
   const manifest = await showSnapshot(from, options.id);
   const sourcePrefix = snapshotPrefix(from.config.project, from.env.name, manifest.id);
   const targetPrefix = snapshotPrefix(to.config.project, to.env.name, manifest.id);
-  // Re-read through the same capped, checked reader: these bytes are written to the target as they are.
-  const { text: manifestText } = await readManifestText(from.storage, sourcePrefix, manifest.id);
+  // Re-read through the same capped, checked reader: these bytes are written to the target as
+  // they are, or sealed anew for the target (opened first: a wrong key fails before any write).
+  const { text: storedText } = await readManifestText(from.storage, sourcePrefix, manifest.id);
+  const manifestText = options.reencrypt ? await reencrypted(options, manifest) : storedText;
   const summary = {
     id: manifest.id,
     from: { environment: from.env.name, location: from.storage.location },
@@ -217,6 +226,26 @@ async function explainFailure(error: unknown, options: CopySnapshotOptions, sour
     hint: `A prune (or someone) removed it from ${from.storage.location}. Copy another snapshot (\`strata list --env ${from.env.name}\`).`,
     cause: error,
   });
+}
+
+/** The manifest sealed for the target environment (`--reencrypt`), as the text to write. */
+async function reencrypted(options: CopySnapshotOptions, manifest: Manifest): Promise<string> {
+  const { from, to } = options;
+  if (!manifest.encryption) {
+    throw new ConfigError(`Snapshot ${manifest.id} is not encrypted, so there is nothing to re-encrypt.`, {
+      code: 'not-encrypted',
+      hint: 'Leave out --reencrypt to copy it as it is; snapshots are encrypted when they are taken (encryption.recipients).',
+    });
+  }
+  const sealTo = to.env.encryption?.sealTo;
+  if (!sealTo) {
+    throw new ConfigError(`The environment "${to.env.name}" has no encryption recipients or passphrase to re-encrypt for.`, {
+      code: 'encryption-not-configured',
+      hint: `Set environments.${to.env.name}.encryption.recipients in the config, or leave out --reencrypt to copy the snapshot as it is.`,
+    });
+  }
+  const opened = await openSnapshot(manifest, from.env.encryption, from.env.name);
+  return `${JSON.stringify(await rewrapSnapshot(opened, sealTo), null, 2)}\n`;
 }
 
 /** Streams one data file across, checking its size and sha256 on the way. */
