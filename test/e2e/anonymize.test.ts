@@ -7,7 +7,6 @@
 // is enforced, `anonymize check` works as a CI gate and `anonymize preview` shows the masking.
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
 
 import { allLocales } from '@faker-js/faker';
 import pg from 'pg';
@@ -16,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { seedShop } from '../../examples/shop/seed.js';
 import { decodeRow } from '../../packages/core/src/format/copy-text.js';
 import { describeRun, runStrata, type CliResult } from '../support/cli.js';
+import { decompressBytes } from '../support/data-files.js';
 import { createTestDatabase, databaseUrl, dropDatabase, type TestDatabase } from '../support/database.js';
 import { SHOP_MIGRATIONS, SHOP_MODULES, databaseExists, expectUserError, listFiles, query, snapshotIdOf, tempDir } from './shop-fixture.js';
 
@@ -134,7 +134,7 @@ async function readSnapshot(dir: string): Promise<{ manifest: any; manifestText:
   const tables: Record<string, Array<Record<string, string | null>>> = {};
   const raw: Record<string, Buffer> = {};
   for (const entry of manifest.tables) {
-    const data = gunzipSync(await readFile(path.join(dir, entry.file)));
+    const data = await decompressBytes(await readFile(path.join(dir, entry.file)), manifest.data.compression);
     raw[entry.name] = data;
     const columns: string[] = entry.columns.map((c: { name: string }) => c.name);
     tables[entry.name] = data

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKnexForTest, listSnapshots, restore, snapshot, verifySnapshot } from './engine-imports.js';
 import { adminQuery, createTestDatabase, databaseUrl, dropDatabase, type TestDatabase } from '../support/database.js';
-import { damageDataFile, engineProject, type EngineProject } from '../support/engine.js';
+import { damageDataFile, dataFilePath, engineProject, type EngineProject } from '../support/engine.js';
 
 const SCHEMA = `
 export async function up(knex) {
@@ -87,7 +87,7 @@ describe('a failed or interrupted command leaves nothing half-made', () => {
   it('a truncated data file fails the same way', async () => {
     const ctx = project.context(source.url);
     const taken = await snapshot(ctx);
-    const file = path.join(project.dir, 'snapshots', 'rt', 'test', taken.id, 'data', 'public.parent.copy.gz');
+    const file = await dataFilePath(project, taken.id, 'parent');
     const bytes = await readFile(file);
     await writeFile(file, bytes.subarray(0, bytes.length - 10));
     const target = `${source.name}_trunc`;

@@ -4,15 +4,12 @@
 // environment that requires anonymized data refuses a raw snapshot unless the restore masks it.
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { createGunzip } from 'node:zlib';
-import { createReadStream } from 'node:fs';
-import { text } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { SchemaInfo, TableInfo, Transformer } from '../../packages/core/src/index.js';
 import { restore, showSnapshot, snapshot } from './engine-imports.js';
 import { adminQuery, createTestDatabase, databaseUrl, dropDatabase, type TestDatabase } from '../support/database.js';
-import { engineProject, type EngineProject } from '../support/engine.js';
+import { engineProject, readDataText, type EngineProject } from '../support/engine.js';
 import pg from 'pg';
 
 const SCHEMA = `
@@ -113,8 +110,9 @@ describe('a transformer on capture', () => {
     expect(manifest.tables.find((t) => t.name === 'person')?.rows).toBe(500);
 
     const dir = path.join(project.dir, 'snapshots', 'rt', 'test', taken.id, 'data');
-    expect((await readdir(dir)).sort()).toEqual(['public.login.copy.gz', 'public.person.copy.gz']);
-    const personData = await text(createReadStream(path.join(dir, 'public.person.copy.gz')).pipe(createGunzip()));
+    // zstd by default.
+    expect((await readdir(dir)).sort()).toEqual(['public.login.copy.zst', 'public.person.copy.zst']);
+    const personData = await readDataText(project, taken.id, 'person');
     expect(personData).not.toMatch(/@real\.test/);
     expect(personData).toMatch(/@REAL\.TEST/);
     // Escapes and NULLs survive the decode/encode round.

@@ -2,6 +2,8 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { migrateUp, withKnex, type LoadedConfig, type OperationContext, type ResolvedEnvironment } from '../../packages/core/src/index.js';
+import type { Codec } from '../../packages/core/src/format/compression.js';
+import { decompressBytes } from './data-files.js';
 import { LocalStorage } from '../../packages/plugin-local/src/local-storage.js';
 
 /** A throw-away strata project in a temp dir: one module whose migrations are given as source. */
@@ -56,9 +58,31 @@ export async function engineProject(
   };
 }
 
+/** Path on disk of snapshot `id`'s data file of table `public.<table>`, as its manifest names it (the suffix follows the codec). */
+export async function dataFilePath(project: EngineProject, id: string, table: string): Promise<string> {
+  return (await dataFileOf(project, id, table)).file;
+}
+
+/** The COPY text of snapshot `id`'s table `public.<table>`, decompressed with the manifest's codec. */
+export async function readDataText(project: EngineProject, id: string, table: string): Promise<string> {
+  const { file, codec } = await dataFileOf(project, id, table);
+  return (await decompressBytes(await readFile(file), codec)).toString('utf8');
+}
+
+async function dataFileOf(project: EngineProject, id: string, table: string): Promise<{ file: string; codec: Codec }> {
+  const folder = path.join(project.dir, 'snapshots', 'rt', 'test', id);
+  const manifest = JSON.parse(await readFile(path.join(folder, 'manifest.json'), 'utf8')) as {
+    data: { compression: Codec };
+    tables: Array<{ schema: string; name: string; file: string }>;
+  };
+  const entry = manifest.tables.find((t) => t.schema === 'public' && t.name === table);
+  if (!entry) throw new Error(`snapshot ${id} has no table public.${table}`);
+  return { file: path.join(folder, entry.file), codec: manifest.data.compression };
+}
+
 /** Flips one byte in the middle of a snapshot's data file of `table` (in the project's own storage): a damaged file. */
 export async function damageDataFile(project: EngineProject, id: string, table: string): Promise<string> {
-  const file = path.join(project.dir, 'snapshots', 'rt', 'test', id, 'data', `public.${table}.copy.gz`);
+  const file = await dataFilePath(project, id, table);
   const bytes = await readFile(file);
   bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
   await writeFile(file, bytes);

@@ -48,6 +48,10 @@ export default defineConfig({
 
   // Tables never captured: \`table\` (schema public) or \`schema.table\`.
   exclude: ['example_sessions'],
+
+  // How data files are compressed: 'zstd' (the default, level 1), 'gzip' or 'none', or
+  // { codec: 'zstd', level: 3 } (gzip 1-9, zstd 1-19). An environment may set its own.
+  // compression: 'zstd',
 });
 `;
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { ConfigError } from '../errors.js';
+import { DEFAULT_COMPRESSION, type Compression } from '../format/compression.js';
 import { strataConfigSchema, type ParsedStrataConfig } from './config-schema.js';
 import { resolveEncryption, type EnvironmentEncryption } from './encryption-config.js';
 
@@ -165,6 +166,14 @@ export function resolveEnvironment(config: LoadedConfig, name?: string): Resolve
     encryption: resolveEncryption(env.encryption, `environments.${envName}.encryption`, config.baseDir),
     raw: env as Record<string, unknown>,
   };
+}
+
+/**
+ * The compression snapshots of environment `envName` are written with: the environment's own
+ * `compression`, else the config's top-level one, else `DEFAULT_COMPRESSION` (zstd level 1).
+ */
+export function compressionOf(config: Pick<ParsedStrataConfig, 'compression' | 'environments'>, envName: string): Compression {
+  return config.environments[envName]?.compression ?? config.compression ?? DEFAULT_COMPRESSION;
 }
 
 /** Interpolates `${VAR}` in every string of a value (objects and arrays included). */

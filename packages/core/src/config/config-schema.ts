@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { CODECS, compressionProblem, type Compression } from '../format/compression.js';
 import { hooksSchema } from '../promote/promote-hooks.js';
 import { encryptionConfigSchema } from './encryption-config.js';
 import { RETENTION_SPAN } from '../retention/retention-policy.js';
@@ -37,6 +38,18 @@ export const storageConfigSchema = z.union([
   z.looseObject({ url: z.string().min(1) }),
 ]);
 
+/**
+ * How snapshots store their data files: `'zstd'` (the default, level 1), `'gzip'`, `'none'`, or
+ * `{ codec, level }` (gzip 1–9, zstd 1–19). Parsed into `{ codec, level? }`.
+ */
+export const compressionConfigSchema = z
+  .union([z.enum(CODECS), z.strictObject({ codec: z.enum(CODECS), level: z.number().optional() })])
+  .transform((value): Compression => (typeof value === 'string' ? { codec: value } : value))
+  .superRefine((c, ctx) => {
+    const problem = compressionProblem(c);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 /** One environment (dev, staging, prod…): where its database and its snapshots are. */
 export const environmentConfigSchema = z.looseObject({
   /** PostgreSQL connection URL; `${VAR}` is replaced from the process environment. */
@@ -48,6 +61,8 @@ export const environmentConfigSchema = z.looseObject({
    * is refused unless the restore masks it on the way in (`--anonymize`).
    */
   requireAnonymized: z.boolean().optional(),
+  /** Compression of snapshots taken here (and of restore's safety snapshots); wins over the top-level key. */
+  compression: compressionConfigSchema.optional(),
   /**
    * Who hears how snapshot, restore, promote and prune end: targets handled by notifier plugins
    * (`{ type: 'webhook', url }`, `{ type: 'email', smtp, from, to }`), each with `on: ['failed',
@@ -106,6 +121,8 @@ export const strataConfigSchema = z.looseObject({
   environments: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), environmentConfigSchema),
   /** Tables never captured: `table` (schema public) or `schema.table`. */
   exclude: z.array(z.string().min(1)).default([]),
+  /** Compression of every environment's snapshots, unless the environment sets its own. */
+  compression: compressionConfigSchema.optional(),
   /** Named tenant scopes for `snapshot --scope NAME=VALUE`. */
   scopes: z.record(z.string().regex(identifier), scopeConfigSchema).optional(),
 });

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 
 /**
  * A place where snapshots live: a directory, a bucket, … Keys are `/`-separated relative paths
- * such as `shop/prod/01J…/data/public.orders.copy.gz`. Drivers are provided by plugins through
+ * such as `shop/prod/01J…/data/public.orders.copy.zst`. Drivers are provided by plugins through
  * the `strata:storage` hook; core never knows which one it talks to.
  *
  * Drivers throw `StorageError` (from `@strata/core`) with code `not-found` for a missing key, and

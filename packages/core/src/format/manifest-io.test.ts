@@ -128,11 +128,11 @@ describe('parseManifest refuses what a hostile folder could hold', () => {
   });
 
   it('names with NUL or longer than 63 bytes; quotes, slashes and SQL stay names, in a file inside data/', () => {
-    expect(messageOf(() => parseManifest(withTable((t) => ((t.name = 'a\0b'), (t.file = dataFileName('public', 'a\0b')))), 'x'))).toMatch(/tables\.0\.name must not contain a NUL/);
-    expect(messageOf(() => parseManifest(withTable((t) => ((t.name = 'é'.repeat(32)), (t.file = dataFileName('public', 'é'.repeat(32))))), 'x'))).toMatch(/at most 63 bytes/);
+    expect(messageOf(() => parseManifest(withTable((t) => ((t.name = 'a\0b'), (t.file = dataFileName('public', 'a\0b', 'gzip')))), 'x'))).toMatch(/tables\.0\.name must not contain a NUL/);
+    expect(messageOf(() => parseManifest(withTable((t) => ((t.name = 'é'.repeat(32)), (t.file = dataFileName('public', 'é'.repeat(32), 'gzip')))), 'x'))).toMatch(/at most 63 bytes/);
     expect(messageOf(() => parseManifest(withTable((t) => (t.columns = [{ name: '', type: 'text' }])), 'x'))).toMatch(/tables\.0\.columns\.0\.name/);
     const odd = `x"; DROP TABLE customer; --/../'`;
-    const manifest = parseManifest(withTable((t) => ((t.schema = '..'), (t.name = odd), (t.file = dataFileName('..', odd)))), 'x');
+    const manifest = parseManifest(withTable((t) => ((t.schema = '..'), (t.name = odd), (t.file = dataFileName('..', odd, 'gzip')))), 'x');
     expect(manifest.tables[0]!.name).toBe(odd);
     expect(manifest.tables[0]!.file).toMatch(/^data\/[^/]+$/);
     expect(manifest.tables[0]!.file).not.toContain('..');
@@ -157,16 +157,72 @@ describe('parseManifest refuses what a hostile folder could hold', () => {
       const old = { ...validManifest(), formatVersion, transformers: [] };
       expect(parseManifest(old, 'x').tables[0]).not.toHaveProperty('rawBytes');
     }
-    expect(FORMAT_VERSION).toBe('1.3.0');
     expect(parseManifest(withTable((t) => (t.rawBytes = 120)), 'x').tables[0]!.rawBytes).toBe(120);
     expect(codeOf(() => parseManifest(withTable((t) => (t.rawBytes = -1)), 'x'))).toBe('manifest-invalid');
   });
 });
 
+describe('compression in the manifest (1.4)', () => {
+  function withCompression(data: Partial<Manifest['data']>, formatVersion = FORMAT_VERSION): Manifest {
+    const manifest = { ...validManifest(), formatVersion, data: { ...validManifest().data, ...data } };
+    for (const t of manifest.tables) t.file = dataFileName(t.schema, t.name, manifest.data.compression);
+    return manifest;
+  }
+  function messageOf(fn: () => unknown): string {
+    try {
+      fn();
+    } catch (error) {
+      expect(error).toBeInstanceOf(IntegrityError);
+      return (error as Error).message;
+    }
+    return '';
+  }
+
+  it('this build writes 1.4.0', () => {
+    expect(FORMAT_VERSION).toBe('1.4.0');
+  });
+
+  it('reads zstd, gzip and uncompressed data, each with its own file suffix', () => {
+    expect(parseManifest(withCompression({ compression: 'zstd', level: 3 }), 'x')).toMatchObject({
+      data: { compression: 'zstd', level: 3 },
+      tables: [{ file: 'data/public.customer.copy.zst' }],
+    });
+    expect(parseManifest(withCompression({ compression: 'gzip', level: 1 }), 'x').tables[0]!.file).toBe('data/public.customer.copy.gz');
+    expect(parseManifest(withCompression({ compression: 'none' }), 'x').tables[0]!.file).toBe('data/public.customer.copy');
+  });
+
+  it('the file name must be the one of the manifest\'s codec', () => {
+    const zstdWithGz = withCompression({ compression: 'zstd' });
+    zstdWithGz.tables[0]!.file = 'data/public.customer.copy.gz';
+    expect(messageOf(() => parseManifest(zstdWithGz, 'x'))).toMatch(/tables\.0\.file must be data\/public\.customer\.copy\.zst, the file name of table public\.customer/);
+    const gzipWithZst = withCompression({ compression: 'gzip' });
+    gzipWithZst.tables[0]!.file = 'data/public.customer.copy.zst';
+    expect(messageOf(() => parseManifest(gzipWithZst, 'x'))).toMatch(/tables\.0\.file must be data\/public\.customer\.copy\.gz/);
+  });
+
+  it('a manifest older than 1.4 holds gzip only, and no level', () => {
+    for (const version of ['1.0.0', '1.2.0', '1.3.0']) {
+      expect(parseManifest(withCompression({ compression: 'gzip' }, version), 'x').data).toEqual({ format: 'postgresql-copy-text', compression: 'gzip', encoding: 'UTF8' });
+    }
+    expect(messageOf(() => parseManifest(withCompression({ compression: 'zstd' }, '1.3.0'), 'x')))
+      .toBe('The manifest at x is invalid: data.compression must be gzip in a format 1.3.0 manifest (zstd came in 1.4.0).');
+    expect(messageOf(() => parseManifest(withCompression({ compression: 'none' }, '1.2.0'), 'x'))).toMatch(/data\.compression must be gzip in a format 1\.2\.0 manifest/);
+    expect(messageOf(() => parseManifest(withCompression({ compression: 'gzip', level: 1 }, '1.3.0'), 'x'))).toMatch(/data\.level is not part of format 1\.3\.0/);
+  });
+
+  it('refuses an unknown codec (also in a newer minor: its files cannot be read), a level for none, and a bad level', () => {
+    expect(codeOf(() => parseManifest({ ...validManifest(), data: { ...validManifest().data, compression: 'lz4' } }, 'x'))).toBe('manifest-invalid');
+    expect(messageOf(() => parseManifest({ ...validManifest(), formatVersion: '1.9.0', data: { ...validManifest().data, compression: 'lz4' } }, 'x'))).toMatch(/data\.compression/);
+    expect(messageOf(() => parseManifest(withCompression({ compression: 'none', level: 1 }), 'x'))).toMatch(/data\.level cannot be set when compression is none/);
+    expect(codeOf(() => parseManifest(withCompression({ compression: 'zstd', level: 0 }), 'x'))).toBe('manifest-invalid');
+  });
+});
+
 describe('dataFileName', () => {
   it('keeps distinct tables in distinct files even when names contain dots', () => {
-    expect(dataFileName('a.b', 'c')).not.toBe(dataFileName('a', 'b.c'));
-    expect(dataFileName('public', 'order')).toBe('data/public.order.copy.gz');
-    expect(dataFileName('public', 'we/ird')).toBe('data/public.we%2Fird.copy.gz');
+    expect(dataFileName('a.b', 'c', 'zstd')).not.toBe(dataFileName('a', 'b.c', 'zstd'));
+    expect(dataFileName('public', 'order', 'gzip')).toBe('data/public.order.copy.gz');
+    expect(dataFileName('public', 'we/ird', 'zstd')).toBe('data/public.we%2Fird.copy.zst');
+    expect(dataFileName('public', 'order', 'none')).toBe('data/public.order.copy');
   });
 });

@@ -1,13 +1,18 @@
 import { z } from 'zod';
 import semver from 'semver';
+import { CODECS, fileSuffix, type Codec } from './compression.js';
 
 /**
  * The format version this build writes. Readers accept any version with the same major: an older
  * or equal minor is checked strictly (an unknown key means damage), a newer minor may add keys,
  * which are ignored. 1.1.0 added `rules` and `anonymizes` to `transformers` entries; 1.2.0 gave
- * `scope` its shape (tenant exports and selected tables); 1.3.0 added `rawBytes` to table entries.
+ * `scope` its shape (tenant exports and selected tables); 1.3.0 added `rawBytes` to table entries;
+ * 1.4.0 let `data.compression` be `zstd` or `none` besides `gzip`, added `data.level`, and made the
+ * data file's suffix follow the codec.
  */
-export const FORMAT_VERSION = '1.3.0';
+export const FORMAT_VERSION = '1.4.0';
+/** The first format whose data files may be other than gzip. */
+const FIRST_WITH_CODECS = '1.4.0';
 /** Name of the manifest object inside a snapshot folder; written last. */
 export const MANIFEST_FILE = 'manifest.json';
 
@@ -35,13 +40,14 @@ const identifier = z
 const snapshotId = z.string().regex(/^[A-Za-z0-9_-]+$/, { message: 'must be a snapshot id (letters, digits, _ and -)' });
 
 /**
- * File name of a table's data inside the snapshot: derived from the names, never taken from the
- * manifest. Dots and slashes inside names are percent-encoded so `a.b` + `c` and `a` + `b.c`
- * never share a file, and no name can reach outside `data/`.
+ * File name of a table's data inside the snapshot: derived from the names and the manifest's
+ * codec, never taken from the manifest (`data/<schema>.<table>.copy.zst`, `.copy.gz`, `.copy`).
+ * Dots and slashes inside names are percent-encoded so `a.b` + `c` and `a` + `b.c` never share a
+ * file, and no name can reach outside `data/`.
  */
-export function dataFileName(schema: string, table: string): string {
+export function dataFileName(schema: string, table: string, codec: Codec): string {
   const encode = (s: string): string => encodeURIComponent(s).replace(/\./g, '%2E');
-  return `data/${encode(schema)}.${encode(table)}.copy.gz`;
+  return `data/${encode(schema)}.${encode(table)}.copy${fileSuffix(codec)}`;
 }
 
 const columnSchemaOf = (object: ObjectFactory) => object({
@@ -53,7 +59,7 @@ const columnSchemaOf = (object: ObjectFactory) => object({
 const tableEntrySchemaOf = (object: ObjectFactory) => object({
   schema: identifier,
   name: identifier,
-  /** Path of the data file relative to the snapshot folder: always `dataFileName(schema, name)`. */
+  /** Path of the data file relative to the snapshot folder: always `dataFileName(schema, name, data.compression)`. */
   file: z.string(),
   /** Columns in the order they appear in the data file (generated columns are not captured). */
   columns: z.array(columnSchemaOf(object)),
@@ -62,7 +68,7 @@ const tableEntrySchemaOf = (object: ObjectFactory) => object({
   bytes: z.number().int().nonnegative(),
   /**
    * Since 1.3: size of the data once decompressed (the COPY text). Reading stops at it, so a
-   * file that inflates further (a gzip bomb) is refused before it costs more than that.
+   * file that inflates further (a gzip or zstd bomb) is refused before it costs more than that.
    */
   rawBytes: z.number().int().nonnegative().optional(),
   /** sha256 of the data file as stored (so `sha256sum` on the file agrees). */
@@ -73,8 +79,7 @@ const tableEntrySchemaOf = (object: ObjectFactory) => object({
    */
   plainSha256: sha256.optional(),
 }).superRefine((entry, ctx) => {
-  const expected = dataFileName(entry.schema, entry.name);
-  if (entry.file !== expected) ctx.addIssue({ code: 'custom', path: ['file'], message: `must be ${expected}, the file name of table ${entry.schema}.${entry.name}` });
+  // The file name depends on the manifest's codec too: it is checked with the whole manifest.
   const seen = new Set<string>();
   entry.columns.forEach((column, i) => {
     if (seen.has(column.name)) ctx.addIssue({ code: 'custom', path: ['columns', i, 'name'], message: `repeats column ${column.name}` });
@@ -184,7 +189,10 @@ const manifestSchemaOf = (object: ObjectFactory) => object({
   /** Layout of the data files. */
   data: object({
     format: z.literal('postgresql-copy-text'),
-    compression: z.literal('gzip'),
+    /** gzip only before 1.4. */
+    compression: z.enum(CODECS),
+    /** Since 1.4: the level the files were compressed at (not needed to read them). */
+    level: z.number().int().min(1).optional(),
     encoding: z.literal('UTF8'),
   }),
   modules: z.record(z.string(), moduleEntrySchemaOf(object)),
@@ -209,9 +217,24 @@ const manifestSchemaOf = (object: ObjectFactory) => object({
   /** Since 1.4: set when the snapshot is encrypted. */
   encryption: encryptionSchemaOf(object).optional(),
 }).superRefine((manifest, ctx) => {
+  // Strict older-minor parsing refuses unknown keys, not new values of known ones: a manifest that
+  // says it predates 1.4 and names another codec was not written by strata.
+  if (semver.valid(manifest.formatVersion) && semver.lt(manifest.formatVersion, FIRST_WITH_CODECS)) {
+    if (manifest.data.compression !== 'gzip') {
+      ctx.addIssue({ code: 'custom', path: ['data', 'compression'], message: `must be gzip in a format ${manifest.formatVersion} manifest (${manifest.data.compression} came in ${FIRST_WITH_CODECS})` });
+    }
+    if (manifest.data.level !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['data', 'level'], message: `is not part of format ${manifest.formatVersion} (it came in ${FIRST_WITH_CODECS})` });
+    }
+  }
+  if (manifest.data.compression === 'none' && manifest.data.level !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['data', 'level'], message: 'cannot be set when compression is none' });
+  }
   // Two entries for one table would load it twice (or a second file over the first).
   const tables = new Set<string>();
   manifest.tables.forEach((t, i) => {
+    const expected = dataFileName(t.schema, t.name, manifest.data.compression);
+    if (t.file !== expected) ctx.addIssue({ code: 'custom', path: ['tables', i, 'file'], message: `must be ${expected}, the file name of table ${t.schema}.${t.name}` });
     const key = JSON.stringify([t.schema, t.name]);
     if (tables.has(key)) ctx.addIssue({ code: 'custom', path: ['tables', i], message: `lists table ${t.schema}.${t.name} a second time` });
     tables.add(key);

@@ -39,7 +39,7 @@ export class DigestStream extends Transform {
 /**
  * Counts rows of PostgreSQL COPY text data as it passes: every row ends with one raw newline
  * (newlines inside values are escaped as `\n`), so rows = newline bytes. Also counts the bytes
- * (a table entry's `rawBytes`, when it sits right before gzip).
+ * (a table entry's `rawBytes`, when it sits right before the compressor).
  */
 export class CopyRowCounter extends Transform {
   rows = 0;

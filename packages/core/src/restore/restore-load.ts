@@ -181,9 +181,10 @@ function selectTables(
 /**
  * Loads the data into `url`'s database, which migrations have brought to the snapshot's point:
  * foreign keys, primary keys, unique constraints and secondary indexes of the loaded tables are set
- * aside and user triggers disabled; every table is streamed from storage through gunzip into COPY,
- * its checksum and row count checked; then indexes and constraints are rebuilt (which also
- * re-validates every foreign key), triggers re-enabled and sequences moved past the loaded values.
+ * aside and user triggers disabled; every table is streamed from storage through its decompressor
+ * into COPY, its checksum and row count checked; then indexes and constraints are rebuilt (which
+ * also re-validates every foreign key), triggers re-enabled and sequences moved past the loaded
+ * values.
  */
 export async function loadData(
   ctx: OperationContext,

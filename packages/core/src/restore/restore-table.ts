@@ -1,6 +1,5 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { normaliseAbort } from '../abort.js';
 import type { TableTransform } from '../contracts/transformer.js';
 import { isConnectionLoss } from '../db/connection-loss.js';
@@ -9,6 +8,7 @@ import { tableId } from '../db/pg-introspect.js';
 import { qualified, quoteIdent } from '../db/sql-names.js';
 import { IntegrityError, isNotFound, StrataError } from '../errors.js';
 import { faultPointStream } from '../fault-point.js';
+import { describeDecompressionFailure, decompressor, isDecompressionFailure } from '../format/compression.js';
 import { CopyGuard, DataFileRefused } from '../format/copy-guard.js';
 import { CopyRowTransform } from '../format/copy-text.js';
 import type { Manifest, TableEntry } from '../format/manifest-schema.js';
@@ -44,6 +44,8 @@ export async function loadTable(
     ...(entry.rawBytes !== undefined ? { rawBytes: entry.rawBytes } : {}),
     onRows: (rows) => progress(rows, false),
   });
+  // Before the file is opened: a zstd binding that did not load is no fault of the file.
+  const inflate = await decompressor(manifest.data.compression);
   let source: Readable | undefined;
   let sink: CopyInStream | undefined;
   try {
@@ -55,9 +57,10 @@ export async function loadTable(
     sink.on('error', () => {});
     const transforming = transform ? [new CopyRowTransform(transform, entry.columns.length, id)] : [];
     const paused = faultPointStream(options.freeze === false ? 'restore-into:transaction' : 'restore:load', { signal: ctx.signal });
-    await pipeline([source, digest, createGunzip(), guard, ...transforming, ...(paused ? [paused] : []), sink], { signal: ctx.signal });
+    await pipeline([source, digest, inflate, guard, ...transforming, ...(paused ? [paused] : []), sink], { signal: ctx.signal });
   } catch (error) {
     source?.destroy();
+    inflate.destroy();
     throw await loadFailure(error, ctx, manifest, prefix, entry);
   }
   // The file's own rows: a transform may load fewer (a truncated table loads none).
@@ -95,23 +98,23 @@ async function loadFailure(error: unknown, ctx: OperationContext, manifest: Mani
   }
   const missing = isNotFound(cause);
   if (cause instanceof StrataError && !missing) return cause;
-  const zlibCode = (error as { code?: string }).code;
-  // Damage inside a gzip stream can decompress into garbage that COPY rejects before gzip's
-  // own CRC would: when COPY fails, re-check the file, so the user hears the real cause.
-  const damage = missing || zlibCode?.startsWith('Z_') ? undefined : (await verifyTable({ ...ctx, onProgress: undefined }, prefix, entry)).error;
-  if (!missing && !zlibCode?.startsWith('Z_') && !damage) {
+  const undecompressable = isDecompressionFailure(error);
+  // Damage inside a compressed stream can decompress into garbage that COPY rejects before the
+  // codec's own checksum would: when COPY fails, re-check the file, so the user hears the real cause.
+  const damage = missing || undecompressable ? undefined : (await verifyTable({ ...ctx, onProgress: undefined }, prefix, manifest.data.compression, entry)).error;
+  if (!missing && !undecompressable && !damage) {
     const violation = constraintViolation(error, id, manifest.id);
     if (violation) return violation;
   }
   const reason = missing
     ? 'is missing'
-    : zlibCode?.startsWith('Z_')
-      ? 'is truncated or corrupt'
+    : undecompressable
+      ? `is truncated or corrupt (${describeDecompressionFailure(manifest.data.compression, error)})`
       : damage
         ? `is corrupt (${damage})`
         : `could not be loaded (${(error as Error).message})`;
   return new IntegrityError(`The data file of table ${id} in snapshot ${manifest.id} ${reason}.`, {
-    code: missing || zlibCode?.startsWith('Z_') || damage ? 'data-corrupt' : 'data-load-failed',
+    code: missing || undecompressable || damage ? 'data-corrupt' : 'data-load-failed',
     hint,
     cause: error,
   });

@@ -1,18 +1,18 @@
 import os from 'node:os';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
 import { ulid } from 'ulid';
 import { abortedError, normaliseAbort, throwIfAborted } from '../abort.js';
 import { formatDuration } from '../cli/text-format.js';
 import { faultPoint, faultPointStream } from '../fault-point.js';
 import { ConfigError, StrataError } from '../errors.js';
-import type { LoadedConfig } from '../config/config-loader.js';
+import { compressionOf, type LoadedConfig } from '../config/config-loader.js';
 import type { DatabaseDriver, DbSession, Queryable } from '../db/driver.js';
 import { driverFor } from '../db/drivers.js';
 import { qualified, quoteIdent } from '../db/sql-names.js';
 import type { TableTransform, Transformer } from '../contracts/transformer.js';
 import { listForeignKeys, listSequences, listTables, normaliseTableName, readSchemaInfo, tableId, type ForeignKeyInfo, type TableInfo } from '../db/pg-introspect.js';
+import { compressor, resolveCompression, type Codec, type Compression } from '../format/compression.js';
 import { CopyRowTransform } from '../format/copy-text.js';
 import { dataFileName, snapshotPrefix, writeManifest } from '../format/manifest-io.js';
 import { FORMAT_VERSION, type Manifest, type ModuleEntry, type TableEntry } from '../format/manifest-schema.js';
@@ -26,13 +26,6 @@ import { applySelection, unknownScope } from './capture-selection.js';
 import { removeAbandonedSnapshots } from './snapshot-leftovers.js';
 import { SnapshotLease } from './snapshot-lease.js';
 import type { CaptureSelection, SnapshotOptions, SnapshotResult } from './snapshot-types.js';
-
-/**
- * gzip level for data files. Level 1 compresses typical table data within ~15% of level 6 at a
- * fraction of the CPU, which keeps capture close to pg_dump's speed on a two-core machine
- * (see docs/benchmarks.md).
- */
-export const GZIP_LEVEL = 1;
 
 /**
  * Captures the environment's database into a new snapshot; the manifest is written last. With
@@ -152,11 +145,12 @@ async function sleep(ms: number, signal: AbortSignal | undefined): Promise<void>
 export async function captureDatabase(
   ctx: OperationContext,
   databaseUrl: string,
-  meta: { description?: string; tags?: string[]; transformer?: Transformer; selection?: CaptureSelection },
+  meta: { description?: string; tags?: string[]; transformer?: Transformer; selection?: CaptureSelection; compression?: Codec | Compression },
 ): Promise<SnapshotResult> {
   const started = Date.now();
   const { config, env, storage, signal } = ctx;
   throwIfAborted(signal, 'snapshot');
+  const compression = resolveCompression(meta.compression ?? compressionOf(config, env.name));
   const id = ulid();
   const prefix = snapshotPrefix(config.project, env.name, id);
   const driver = driverFor(databaseUrl);
@@ -214,7 +208,7 @@ export async function captureDatabase(
     for (const table of tables) {
       throwIfAborted(signal, 'snapshot');
       await selected.beforeCopy?.(tableId(table.schema, table.name));
-      const entry = await captureTable(client, ctx, prefix, table, transforms.get(table), queries?.get(tableId(table.schema, table.name)), (rows, done) =>
+      const entry = await captureTable(client, ctx, prefix, compression, table, transforms.get(table), queries?.get(tableId(table.schema, table.name)), (rows, done) =>
         ctx.onProgress?.({
           phase: 'capture',
           item: tableId(table.schema, table.name),
@@ -243,7 +237,12 @@ export async function captureDatabase(
       createdBy: currentUser(),
       strataVersion: STRATA_VERSION,
       source: sourceOf(driver, databaseUrl, server!),
-      data: { format: 'postgresql-copy-text', compression: 'gzip', encoding: 'UTF8' },
+      data: {
+        format: 'postgresql-copy-text',
+        compression: compression.codec,
+        ...(compression.level !== undefined ? { level: compression.level } : {}),
+        encoding: 'UTF8',
+      },
       modules,
       tables: entries,
       sequences,
@@ -285,7 +284,7 @@ export async function captureDatabase(
 }
 
 /**
- * Streams one table: COPY TO STDOUT → transform (if any) → row counter → gzip → sha256 → storage.
+ * Streams one table: COPY TO STDOUT → transform (if any) → row counter → compressor → sha256 → storage.
  * A table the transform truncates is not read at all: its file holds no rows. With `select` (a
  * tenant scope's rows of the table, same columns in the same order) that query is copied instead.
  */
@@ -293,12 +292,15 @@ async function captureTable(
   client: DbSession,
   ctx: OperationContext,
   prefix: string,
+  compression: Compression,
   table: TableInfo,
   transform: TableTransform | undefined,
   select: string | undefined,
   progress: (rows: number, done: boolean) => void,
 ): Promise<TableEntry> {
-  const file = dataFileName(table.schema, table.name);
+  const file = dataFileName(table.schema, table.name, compression.codec);
+  // Before anything is written: a zstd binding that did not load fails here, in one sentence.
+  const compress = await compressor(compression);
   const columns = table.columns.map((c) => quoteIdent(c.name)).join(', ');
   const id = tableId(table.schema, table.name);
   const copy = select === undefined ? `COPY ${qualified(table.schema, table.name)} (${columns}) TO STDOUT` : `COPY (${select}) TO STDOUT`;
@@ -319,7 +321,7 @@ async function captureTable(
     local.abort(error);
     throw error;
   });
-  const streamed = pipeline([...stages, counter, createGzip({ level: GZIP_LEVEL }), ...(midFile ? [midFile] : []), digest], { signal }).catch((error: unknown) => {
+  const streamed = pipeline([...stages, counter, compress, ...(midFile ? [midFile] : []), digest], { signal }).catch((error: unknown) => {
     local.abort(error);
     throw error;
   });
@@ -340,7 +342,7 @@ async function captureTable(
     columns: table.columns,
     rows: counter.rows,
     bytes: digest.bytes,
-    // What entered gzip: a restore stops decompressing there (a file that inflates further is refused).
+    // What entered the compressor: a restore stops decompressing there (a file that inflates further is refused).
     rawBytes: counter.bytes,
     sha256: digest.sha256,
   };

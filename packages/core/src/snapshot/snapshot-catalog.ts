@@ -1,9 +1,9 @@
 import { Writable } from 'node:stream';
 import pLimit from 'p-limit';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { normaliseAbort } from '../abort.js';
 import { isNotFound, StrataError, StorageError } from '../errors.js';
+import { describeDecompressionFailure, decompressor, isDecompressionFailure, type Codec } from '../format/compression.js';
 import { CopyGuard, DataFileRefused } from '../format/copy-guard.js';
 import { environmentPrefix, readManifest, snapshotPrefix } from '../format/manifest-io.js';
 import type { Manifest, TableEntry } from '../format/manifest-schema.js';
@@ -53,19 +53,20 @@ export async function verifySnapshot(ctx: CatalogContext, id: string): Promise<V
   const prefix = snapshotPrefix(ctx.config.project, ctx.env.name, manifest.id);
   const tables: VerifyTableResult[] = [];
   for (const table of manifest.tables) {
-    tables.push(await verifyTable(ctx, prefix, table));
+    tables.push(await verifyTable(ctx, prefix, manifest.data.compression, table));
   }
   return { id: manifest.id, ok: tables.every((t) => t.status === 'ok'), tables };
 }
 
 /**
- * Re-reads one data file and checks it against its manifest entry: size, sha256, rows and
+ * Re-reads one data file (compressed with `codec`, the manifest's `data.compression`) and checks it
+ * against its manifest entry: size, sha256, rows and
  * uncompressed size, and the COPY text through the same `CopyGuard` a restore uses (UTF-8, no
  * NUL, no end-of-data marker, complete rows), plus each row's field count. Reading stops at the
  * first byte past what the manifest records. Values are not checked against their column types,
  * nor rows against constraints: only a restore does that.
  */
-export async function verifyTable(ctx: CatalogContext, prefix: string, table: TableEntry): Promise<VerifyTableResult> {
+export async function verifyTable(ctx: CatalogContext, prefix: string, codec: Codec, table: TableEntry): Promise<VerifyTableResult> {
   const name = `${table.schema}.${table.name}`;
   const digest = new DigestStream({ maxBytes: table.bytes });
   const guard = new CopyGuard({
@@ -74,17 +75,22 @@ export async function verifyTable(ctx: CatalogContext, prefix: string, table: Ta
     ...(table.columns.length > 0 ? { columns: table.columns.length } : {}),
     onRows: (rows) => ctx.onProgress?.({ phase: 'verify', item: name, rows, totalRows: table.rows }),
   });
+  // Outside the try: a zstd binding that did not load is no fault of the file.
+  const inflate = await decompressor(codec);
   try {
     const source = await ctx.storage.read(`${prefix}${table.file}`, { signal: ctx.signal });
-    await pipeline(source, digest, createGunzip(), guard, discard(), { signal: ctx.signal });
+    await pipeline(source, digest, inflate, guard, discard(), { signal: ctx.signal });
   } catch (error) {
+    inflate.destroy();
     const failure = normaliseAbort(error, ctx.signal, 'verification');
     if (failure instanceof StrataError && failure.code === 'aborted') throw failure;
     const reason = failure instanceof DataFileRefused
       ? failure.message
       : isNotFound(failure)
         ? 'the data file is missing'
-        : `the data file cannot be read (${(failure as Error).message})`;
+        : isDecompressionFailure(failure)
+          ? `the data file is truncated or corrupt (${describeDecompressionFailure(codec, failure)})`
+          : `the data file cannot be read (${(failure as Error).message})`;
     return { table: name, status: 'failed', rows: guard.rows, bytes: digest.bytes, error: reason };
   }
   ctx.onProgress?.({ phase: 'verify', item: name, rows: guard.rows, totalRows: table.rows, done: true });

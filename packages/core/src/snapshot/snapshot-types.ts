@@ -1,4 +1,5 @@
 import type { Transformer } from '../contracts/transformer.js';
+import type { Codec, Compression } from '../format/compression.js';
 import type { Manifest } from '../format/manifest-schema.js';
 import type { OperationContext } from '../operation-context.js';
 
@@ -26,6 +27,11 @@ export interface SnapshotOptions extends OperationContext {
   tables?: string[];
   /** Capture only the tables these modules' migrations create, whole (may be combined with `tables`). */
   modules?: string[];
+  /**
+   * How the data files are compressed (`'zstd'`, `'gzip'`, `'none'` or `{ codec, level }`);
+   * default the environment's `compression` in the config, else the top-level one, else zstd level 1.
+   */
+  compression?: Codec | Compression;
 }
 
 /**
