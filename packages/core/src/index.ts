@@ -2,6 +2,7 @@ export { defineConfig } from './config/config-schema.js';
 export type { StrataConfig, ModuleConfig, EnvironmentConfig, ScopeConfig } from './config/config-schema.js';
 export { loadConfig, resolveEnvironment, findConfigFile, interpolate, CONFIG_FILE_NAMES } from './config/config-loader.js';
 export type { LoadedConfig, ResolvedEnvironment } from './config/config-loader.js';
+export { resolveEncryption, type EncryptionConfig, type EnvironmentEncryption, type Keyring, type SealTo } from './config/encryption-config.js';
 export {
   StrataError,
   ConfigError,
@@ -38,6 +39,8 @@ export type { Manifest, TableEntry, ModuleEntry, SnapshotScope, TenantScope } fr
 export { snapshot } from './snapshot/snapshot-capture.js';
 export { listSnapshots, showSnapshot, verifySnapshot } from './snapshot/snapshot-catalog.js';
 export { copySnapshot, type CopySnapshotOptions, type CopySnapshotResult } from './snapshot/snapshot-copy.js';
+export { rekeySnapshots, type RekeyOptions, type RekeyedSnapshot } from './snapshot/snapshot-rekey.js';
+export { describeRecipients } from './snapshot/snapshot-encryption.js';
 export type {
   SnapshotOptions,
   SnapshotResult,

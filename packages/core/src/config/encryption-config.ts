@@ -152,7 +152,7 @@ export function resolveEncryption(
     const referenced = [section?.passphrase, section?.identities]
       .flatMap((value) => (value ? [VARIABLE_REFERENCE.exec(value)?.[1]] : []))
       .filter((name): name is string => name !== undefined);
-    return [...referenced, ...Object.values(KEY_VARIABLES)]
+    return [...referenced, KEY_VARIABLES.key, KEY_VARIABLES.passphrase]
       .map((name) => processEnv[name])
       .filter((value): value is string => typeof value === 'string' && value.length >= 3)
       .flatMap((value) => [value, ...value.split(/\r?\n/).map((line) => line.trim()).filter((line) => line.length >= 3)]);

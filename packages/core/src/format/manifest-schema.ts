@@ -7,8 +7,8 @@ import { CODECS, fileSuffix, type Codec } from './compression.js';
  * or equal minor is checked strictly (an unknown key means damage), a newer minor may add keys,
  * which are ignored. 1.1.0 added `rules` and `anonymizes` to `transformers` entries; 1.2.0 gave
  * `scope` its shape (tenant exports and selected tables); 1.3.0 added `rawBytes` to table entries;
- * 1.4.0 let `data.compression` be `zstd` or `none` besides `gzip`, added `data.level`, and made the
- * data file's suffix follow the codec.
+ * 1.4.0 let `data.compression` be `zstd` or `none` besides `gzip`, added `data.level`, made the
+ * data file's suffix follow the codec, and added `encryption` (age; data files end in `.age`).
  */
 export const FORMAT_VERSION = '1.4.0';
 /** The first format whose data files may be other than gzip. */
@@ -45,9 +45,9 @@ const snapshotId = z.string().regex(/^[A-Za-z0-9_-]+$/, { message: 'must be a sn
  * Dots and slashes inside names are percent-encoded so `a.b` + `c` and `a` + `b.c` never share a
  * file, and no name can reach outside `data/`.
  */
-export function dataFileName(schema: string, table: string, codec: Codec): string {
+export function dataFileName(schema: string, table: string, codec: Codec, encrypted = false): string {
   const encode = (s: string): string => encodeURIComponent(s).replace(/\./g, '%2E');
-  return `data/${encode(schema)}.${encode(table)}.copy${fileSuffix(codec)}`;
+  return `data/${encode(schema)}.${encode(table)}.copy${fileSuffix(codec)}${encrypted ? '.age' : ''}`;
 }
 
 const columnSchemaOf = (object: ObjectFactory) => object({
@@ -223,6 +223,9 @@ const manifestSchemaOf = (object: ObjectFactory) => object({
     if (manifest.data.compression !== 'gzip') {
       ctx.addIssue({ code: 'custom', path: ['data', 'compression'], message: `must be gzip in a format ${manifest.formatVersion} manifest (${manifest.data.compression} came in ${FIRST_WITH_CODECS})` });
     }
+    if (manifest.encryption !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['encryption'], message: `is not part of format ${manifest.formatVersion} (it came in ${FIRST_WITH_CODECS})` });
+    }
     if (manifest.data.level !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['data', 'level'], message: `is not part of format ${manifest.formatVersion} (it came in ${FIRST_WITH_CODECS})` });
     }
@@ -233,7 +236,7 @@ const manifestSchemaOf = (object: ObjectFactory) => object({
   // Two entries for one table would load it twice (or a second file over the first).
   const tables = new Set<string>();
   manifest.tables.forEach((t, i) => {
-    const expected = dataFileName(t.schema, t.name, manifest.data.compression);
+    const expected = dataFileName(t.schema, t.name, manifest.data.compression, manifest.encryption !== undefined);
     if (t.file !== expected) ctx.addIssue({ code: 'custom', path: ['tables', i, 'file'], message: `must be ${expected}, the file name of table ${t.schema}.${t.name}` });
     const key = JSON.stringify([t.schema, t.name]);
     if (tables.has(key)) ctx.addIssue({ code: 'custom', path: ['tables', i], message: `lists table ${t.schema}.${t.name} a second time` });

@@ -154,7 +154,7 @@ export async function restoreInto(options: RestoreOptions, tuning: { lockTimeout
     // had not read these tables yet sees them empty. Accepted for speed; DELETE would bloat them.
     await client.query(`TRUNCATE ONLY ${selected.map((e) => qualified(e.schema, e.name)).join(', ')}`);
 
-    const tables = await loadAll(from, client, manifest, prefix, selected, transforms);
+    const tables = await loadAll(from, client, manifest, prefix, selected, transforms, opened.identity);
 
     throwIfAborted(signal, 'restore');
     await checkReferences(client, foreignKeys, ids);
@@ -259,6 +259,7 @@ async function loadAll(
   prefix: string,
   entries: TableEntry[],
   transforms: Map<TableEntry, TableTransform | undefined>,
+  identity: string | undefined,
 ): Promise<RestoreTableResult[]> {
   const overallTotalRows = entries.reduce((sum, e) => sum + e.rows, 0);
   let overallRows = 0;
@@ -267,7 +268,7 @@ async function loadAll(
     throwIfAborted(ctx.signal, 'restore');
     const result = await loadTable(client, ctx, manifest, prefix, entry, transforms.get(entry), (rows, done) =>
       ctx.onProgress?.({ phase: 'load', item: entryId(entry), rows, totalRows: entry.rows, overallRows: overallRows + rows, overallTotalRows, done }),
-      { freeze: false },
+      { freeze: false, ...(identity === undefined ? {} : { identity }) },
     );
     overallRows += result.rows;
     results.push(result);

@@ -193,6 +193,8 @@ export async function loadData(
   prefix: string,
   plan: LoadPlan,
   transformer?: Transformer,
+  /** The snapshot's key, when its files are encrypted (see `openSnapshot`). */
+  identity?: string,
 ): Promise<LoadResult> {
   const loadedIds = new Set(plan.load.map(({ entry }) => tableId(entry.schema, entry.name)));
   const driver = driverFor(url);
@@ -243,6 +245,7 @@ export async function loadData(
           overallTotalRows,
           done,
         }),
+        identity === undefined ? {} : { identity },
       );
       overallRows += result.rows;
       tables.push(result);

@@ -155,7 +155,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
     if (loadPlan.cycles.length > 0) {
       ctx.log?.('info', `Foreign-key cycles loaded as groups: ${loadPlan.cycles.map((c) => c.join(' ↔ ')).join('; ')}.`);
     }
-    const loaded = await loadData(from, workUrl, manifest, prefix, loadPlan, transformer);
+    const loaded = await loadData(from, workUrl, manifest, prefix, loadPlan, transformer, opened.identity);
     await faultPoint('restore:final-migrations', signal);
     await migrate(ctx, workUrl, migrations.after);
     throwIfAborted(signal, 'restore');

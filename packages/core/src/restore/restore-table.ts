@@ -6,7 +6,7 @@ import { isConnectionLoss } from '../db/connection-loss.js';
 import type { CopyInStream, DbSession } from '../db/driver.js';
 import { tableId } from '../db/pg-introspect.js';
 import { qualified, quoteIdent } from '../db/sql-names.js';
-import { IntegrityError, isNotFound, StrataError } from '../errors.js';
+import { DecryptionFailed, IntegrityError, isNotFound, StrataError } from '../errors.js';
 import { faultPointStream } from '../fault-point.js';
 import { describeDecompressionFailure, decompressor, isDecompressionFailure } from '../format/compression.js';
 import { CopyGuard, DataFileRefused } from '../format/copy-guard.js';
@@ -15,6 +15,7 @@ import type { Manifest, TableEntry } from '../format/manifest-schema.js';
 import { DigestStream } from '../format/stream-digest.js';
 import type { OperationContext } from '../operation-context.js';
 import { checkTable, verifyTable } from '../snapshot/snapshot-catalog.js';
+import { decryptingStages, describeDecryptionFailure } from '../snapshot/snapshot-encryption.js';
 import type { RestoreTableResult } from './restore-types.js';
 
 /**
@@ -33,7 +34,7 @@ export async function loadTable(
   entry: TableEntry,
   transform: TableTransform | undefined,
   progress: (rows: number, done: boolean) => void,
-  options: { freeze?: boolean } = {},
+  options: { freeze?: boolean; /** The snapshot's key, when its files are encrypted. */ identity?: string } = {},
 ): Promise<RestoreTableResult> {
   const started = Date.now();
   const id = tableId(entry.schema, entry.name);
@@ -46,6 +47,7 @@ export async function loadTable(
   });
   // Before the file is opened: a zstd binding that did not load is no fault of the file.
   const inflate = await decompressor(manifest.data.compression);
+  const decrypting = decryptingStages(options.identity);
   let source: Readable | undefined;
   let sink: CopyInStream | undefined;
   try {
@@ -57,14 +59,14 @@ export async function loadTable(
     sink.on('error', () => {});
     const transforming = transform ? [new CopyRowTransform(transform, entry.columns.length, id)] : [];
     const paused = faultPointStream(options.freeze === false ? 'restore-into:transaction' : 'restore:load', { signal: ctx.signal });
-    await pipeline([source, digest, inflate, guard, ...transforming, ...(paused ? [paused] : []), sink], { signal: ctx.signal });
+    await pipeline([source, digest, ...decrypting.stages, inflate, guard, ...transforming, ...(paused ? [paused] : []), sink], { signal: ctx.signal });
   } catch (error) {
     source?.destroy();
     inflate.destroy();
-    throw await loadFailure(error, ctx, manifest, prefix, entry);
+    throw await loadFailure(error, ctx, manifest, prefix, entry, options.identity);
   }
   // The file's own rows: a transform may load fewer (a truncated table loads none).
-  const problem = checkTable(entry, { bytes: digest.bytes, sha256: digest.sha256, rows: guard.rows, rawBytes: guard.bytes });
+  const problem = checkTable(entry, { bytes: digest.bytes, sha256: digest.sha256, rows: guard.rows, rawBytes: guard.bytes, ...(decrypting.plain ? { plainSha256: decrypting.plain.sha256 } : {}) });
   if (problem) {
     throw new IntegrityError(`The data file of table ${id} in snapshot ${manifest.id} does not match the manifest: ${problem}.`, {
       code: 'data-corrupt',
@@ -87,7 +89,7 @@ export async function loadTable(
  * names a lost session, exit 3: the file may be fine), a refused or damaged file as an
  * IntegrityError naming the table, rows that break a constraint as such.
  */
-async function loadFailure(error: unknown, ctx: OperationContext, manifest: Manifest, prefix: string, entry: TableEntry): Promise<unknown> {
+async function loadFailure(error: unknown, ctx: OperationContext, manifest: Manifest, prefix: string, entry: TableEntry, identity: string | undefined): Promise<unknown> {
   const id = tableId(entry.schema, entry.name);
   const cause = normaliseAbort(error, ctx.signal, 'restore');
   if (cause instanceof StrataError && cause.code === 'aborted') return cause;
@@ -96,12 +98,15 @@ async function loadFailure(error: unknown, ctx: OperationContext, manifest: Mani
   if (cause instanceof DataFileRefused) {
     return new IntegrityError(`The data file of table ${id} in snapshot ${manifest.id} ${cause.reason}.`, { code: 'data-corrupt', hint, cause });
   }
+  if (cause instanceof DecryptionFailed) {
+    return new IntegrityError(`The data file of table ${id} in snapshot ${manifest.id} ${describeDecryptionFailure(cause)}.`, { code: 'data-corrupt', hint, cause });
+  }
   const missing = isNotFound(cause);
   if (cause instanceof StrataError && !missing) return cause;
   const undecompressable = isDecompressionFailure(error);
   // Damage inside a compressed stream can decompress into garbage that COPY rejects before the
   // codec's own checksum would: when COPY fails, re-check the file, so the user hears the real cause.
-  const damage = missing || undecompressable ? undefined : (await verifyTable({ ...ctx, onProgress: undefined }, prefix, manifest.data.compression, entry)).error;
+  const damage = missing || undecompressable ? undefined : (await verifyTable({ ...ctx, onProgress: undefined }, prefix, manifest.data.compression, entry, identity)).error;
   if (!missing && !undecompressable && !damage) {
     const violation = constraintViolation(error, id, manifest.id);
     if (violation) return violation;

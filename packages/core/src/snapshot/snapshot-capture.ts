@@ -22,6 +22,8 @@ import { moduleTablesAt, tablesOfModules } from '../migrations/module-tables.js'
 import type { OperationContext } from '../operation-context.js';
 import { foreignKeyOrder } from '../restore/fk-order.js';
 import { STRATA_VERSION } from '../version.js';
+import { encryptStream } from '../crypto/age-streams.js';
+import { prepareSealer, sealManifest } from './snapshot-encryption.js';
 import { applySelection, unknownScope } from './capture-selection.js';
 import { removeAbandonedSnapshots } from './snapshot-leftovers.js';
 import { SnapshotLease } from './snapshot-lease.js';
@@ -151,6 +153,9 @@ export async function captureDatabase(
   const { config, env, storage, signal } = ctx;
   throwIfAborted(signal, 'snapshot');
   const compression = resolveCompression(meta.compression ?? compressionOf(config, env.name));
+  // The snapshot's own key, wrapped for the recipients (or the passphrase) before anything is
+  // read: a passphrase that is not set fails here, not after the data was copied.
+  const sealer = env.encryption?.sealTo ? await prepareSealer(env.encryption.sealTo) : undefined;
   const id = ulid();
   const prefix = snapshotPrefix(config.project, env.name, id);
   const driver = driverFor(databaseUrl);
@@ -208,7 +213,7 @@ export async function captureDatabase(
     for (const table of tables) {
       throwIfAborted(signal, 'snapshot');
       await selected.beforeCopy?.(tableId(table.schema, table.name));
-      const entry = await captureTable(client, ctx, prefix, compression, table, transforms.get(table), queries?.get(tableId(table.schema, table.name)), (rows, done) =>
+      const entry = await captureTable(client, ctx, prefix, { compression, ...(sealer ? { encryptTo: sealer.recipient } : {}) }, table, transforms.get(table), queries?.get(tableId(table.schema, table.name)), (rows, done) =>
         ctx.onProgress?.({
           phase: 'capture',
           item: tableId(table.schema, table.name),
@@ -259,14 +264,16 @@ export async function captureDatabase(
       scope: selected.scope,
     };
     throwIfAborted(signal, 'snapshot');
+    const stored = sealer ? await sealManifest(manifest, sealer.envelope, sealer.recipient) : manifest;
     await lease.confirm();
-    await writeManifest(storage, prefix, manifest, signal);
+    await writeManifest(storage, prefix, stored, signal);
     // The snapshot exists now; a lease left behind by a failure here is only clutter.
     await lease.release().catch((releaseError: unknown) => {
       ctx.log?.('warn', `Could not remove the lease of snapshot ${id}: ${(releaseError as Error).message}.`);
     });
     await sweep;
-    return { id, manifest, location: `${storage.location.replace(/\/$/, '')}/${prefix}`, durationMs: Date.now() - started };
+    // As stored: what an encrypted snapshot seals stays out of the capture's output (CI logs) too.
+    return { id, manifest: stored, location: `${storage.location.replace(/\/$/, '')}/${prefix}`, durationMs: Date.now() - started };
   } catch (error) {
     // A COPY may still be streaming: a ROLLBACK would queue behind it forever. Closing the
     // connection ends the transaction (and drops a scope's temp tables) just as well.
@@ -292,13 +299,14 @@ async function captureTable(
   client: DbSession,
   ctx: OperationContext,
   prefix: string,
-  compression: Compression,
+  layout: { compression: Compression; /** Recipient of the snapshot key, when the files are encrypted. */ encryptTo?: string },
   table: TableInfo,
   transform: TableTransform | undefined,
   select: string | undefined,
   progress: (rows: number, done: boolean) => void,
 ): Promise<TableEntry> {
-  const file = dataFileName(table.schema, table.name, compression.codec);
+  const { compression, encryptTo } = layout;
+  const file = dataFileName(table.schema, table.name, compression.codec, encryptTo !== undefined);
   // Before anything is written: a zstd binding that did not load fails here, in one sentence.
   const compress = await compressor(compression);
   const columns = table.columns.map((c) => quoteIdent(c.name)).join(', ');
@@ -321,7 +329,10 @@ async function captureTable(
     local.abort(error);
     throw error;
   });
-  const streamed = pipeline([...stages, counter, compress, ...(midFile ? [midFile] : []), digest], { signal }).catch((error: unknown) => {
+  // Encrypted: the compressed text is measured (its sha256 is sealed in the manifest), then age'd.
+  const plain = encryptTo !== undefined ? new DigestStream() : undefined;
+  const encrypting = plain ? [plain, encryptStream(encryptTo!)] : [];
+  const streamed = pipeline([...stages, counter, compress, ...encrypting, ...(midFile ? [midFile] : []), digest], { signal }).catch((error: unknown) => {
     local.abort(error);
     throw error;
   });
@@ -345,6 +356,7 @@ async function captureTable(
     // What entered the compressor: a restore stops decompressing there (a file that inflates further is refused).
     rawBytes: counter.bytes,
     sha256: digest.sha256,
+    ...(plain ? { plainSha256: plain.sha256 } : {}),
   };
 }
 

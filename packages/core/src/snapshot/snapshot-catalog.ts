@@ -2,7 +2,9 @@ import { Writable } from 'node:stream';
 import pLimit from 'p-limit';
 import { pipeline } from 'node:stream/promises';
 import { normaliseAbort } from '../abort.js';
-import { isNotFound, StrataError, StorageError } from '../errors.js';
+import { resolveEncryption } from '../config/encryption-config.js';
+import { DecryptionFailed, isNotFound, StrataError, StorageError } from '../errors.js';
+import { decryptingStages, describeDecryptionFailure, openSnapshot } from './snapshot-encryption.js';
 import { describeDecompressionFailure, decompressor, isDecompressionFailure, type Codec } from '../format/compression.js';
 import { CopyGuard, DataFileRefused } from '../format/copy-guard.js';
 import { environmentPrefix, readManifest, snapshotPrefix } from '../format/manifest-io.js';
@@ -45,28 +47,55 @@ export async function showSnapshot(ctx: CatalogContext, id: string): Promise<Man
 /**
  * Re-reads every data file and checks its size, sha256 and row count against the manifest, and its
  * COPY text as a restore would take it (see `verifyTable`). Files are checked one after another;
- * a damaged file fails its table, not the whole run.
+ * a damaged file fails its table, not the whole run. An encrypted snapshot is opened with the
+ * environment's keys when it has any (a wrong key fails, naming the fingerprints); without a key
+ * only the stored bytes are checked (size and ciphertext sha256), and `checked` says so.
  */
 export async function verifySnapshot(ctx: CatalogContext, id: string): Promise<VerifyResult> {
-  const manifest = await showSnapshot(ctx, id);
+  const stored = await showSnapshot(ctx, id);
+  const keyless = stored.encryption !== undefined && !hasKeys(ctx);
+  const { manifest, identity } = keyless ? { manifest: stored, identity: undefined } : await openSnapshot(stored, ctx.env.encryption, ctx.env.name);
   // Where it was found, which for a copied snapshot is not the environment it was taken in.
   const prefix = snapshotPrefix(ctx.config.project, ctx.env.name, manifest.id);
   const tables: VerifyTableResult[] = [];
   for (const table of manifest.tables) {
-    tables.push(await verifyTable(ctx, prefix, manifest.data.compression, table));
+    tables.push(keyless ? await verifyStoredBytes(ctx, prefix, table) : await verifyTable(ctx, prefix, manifest.data.compression, table, identity));
   }
-  return { id: manifest.id, ok: tables.every((t) => t.status === 'ok'), tables };
+  return { id: manifest.id, ok: tables.every((t) => t.status === 'ok'), checked: keyless ? 'ciphertext' : 'plaintext', tables };
+}
+
+/** Whether the environment has any key to open an encrypted snapshot with (it may still be the wrong one). */
+function hasKeys(ctx: CatalogContext): boolean {
+  const ring = (ctx.env.encryption ?? resolveEncryption(undefined, `environments.${ctx.env.name}.encryption`, ctx.config.baseDir)).keyring();
+  return ring.identities.length > 0 || ring.passphrase !== undefined;
+}
+
+/** An encrypted file checked without its key: its size and the sha256 of what is stored. */
+async function verifyStoredBytes(ctx: CatalogContext, prefix: string, table: TableEntry): Promise<VerifyTableResult> {
+  const name = `${table.schema}.${table.name}`;
+  const digest = new DigestStream({ maxBytes: table.bytes });
+  try {
+    await pipeline(await ctx.storage.read(`${prefix}${table.file}`, { signal: ctx.signal }), digest, discard(), { signal: ctx.signal });
+  } catch (error) {
+    const failure = normaliseAbort(error, ctx.signal, 'verification');
+    if (failure instanceof StrataError && failure.code === 'aborted') throw failure;
+    const reason = failure instanceof DataFileRefused ? failure.message : isNotFound(failure) ? 'the data file is missing' : `the data file cannot be read (${(failure as Error).message})`;
+    return { table: name, status: 'failed', rows: 0, bytes: digest.bytes, error: reason };
+  }
+  const problem = checkTable(table, { bytes: digest.bytes, sha256: digest.sha256 });
+  return { table: name, status: problem ? 'failed' : 'ok', rows: table.rows, bytes: digest.bytes, ...(problem ? { error: problem } : {}) };
 }
 
 /**
- * Re-reads one data file (compressed with `codec`, the manifest's `data.compression`) and checks it
- * against its manifest entry: size, sha256, rows and
+ * Re-reads one data file (compressed with `codec`, the manifest's `data.compression`; decrypted
+ * with `identity`, the snapshot's key, when it is encrypted) and checks it against its manifest
+ * entry: size, sha256 (and decrypted sha256), rows and
  * uncompressed size, and the COPY text through the same `CopyGuard` a restore uses (UTF-8, no
  * NUL, no end-of-data marker, complete rows), plus each row's field count. Reading stops at the
  * first byte past what the manifest records. Values are not checked against their column types,
  * nor rows against constraints: only a restore does that.
  */
-export async function verifyTable(ctx: CatalogContext, prefix: string, codec: Codec, table: TableEntry): Promise<VerifyTableResult> {
+export async function verifyTable(ctx: CatalogContext, prefix: string, codec: Codec, table: TableEntry, identity?: string): Promise<VerifyTableResult> {
   const name = `${table.schema}.${table.name}`;
   const digest = new DigestStream({ maxBytes: table.bytes });
   const guard = new CopyGuard({
@@ -77,31 +106,35 @@ export async function verifyTable(ctx: CatalogContext, prefix: string, codec: Co
   });
   // Outside the try: a zstd binding that did not load is no fault of the file.
   const inflate = await decompressor(codec);
+  const decrypting = decryptingStages(identity);
   try {
     const source = await ctx.storage.read(`${prefix}${table.file}`, { signal: ctx.signal });
-    await pipeline(source, digest, inflate, guard, discard(), { signal: ctx.signal });
+    await pipeline([source, digest, ...decrypting.stages, inflate, guard, discard()], { signal: ctx.signal });
   } catch (error) {
     inflate.destroy();
     const failure = normaliseAbort(error, ctx.signal, 'verification');
     if (failure instanceof StrataError && failure.code === 'aborted') throw failure;
     const reason = failure instanceof DataFileRefused
       ? failure.message
-      : isNotFound(failure)
-        ? 'the data file is missing'
-        : isDecompressionFailure(failure)
-          ? `the data file is truncated or corrupt (${describeDecompressionFailure(codec, failure)})`
-          : `the data file cannot be read (${(failure as Error).message})`;
+      : failure instanceof DecryptionFailed
+        ? `the data file ${describeDecryptionFailure(failure)}`
+        : isNotFound(failure)
+          ? 'the data file is missing'
+          : isDecompressionFailure(failure)
+            ? `the data file is truncated or corrupt (${describeDecompressionFailure(codec, failure)})`
+            : `the data file cannot be read (${(failure as Error).message})`;
     return { table: name, status: 'failed', rows: guard.rows, bytes: digest.bytes, error: reason };
   }
   ctx.onProgress?.({ phase: 'verify', item: name, rows: guard.rows, totalRows: table.rows, done: true });
-  const problem = checkTable(table, { bytes: digest.bytes, sha256: digest.sha256, rows: guard.rows, rawBytes: guard.bytes });
+  const problem = checkTable(table, { bytes: digest.bytes, sha256: digest.sha256, rows: guard.rows, rawBytes: guard.bytes, ...(decrypting.plain ? { plainSha256: decrypting.plain.sha256 } : {}) });
   return { table: name, status: problem ? 'failed' : 'ok', rows: guard.rows, bytes: digest.bytes, ...(problem ? { error: problem } : {}) };
 }
 
 /** Compares what was read with the manifest; returns the first mismatch as a sentence. */
-export function checkTable(table: TableEntry, seen: { bytes: number; sha256: string; rows?: number; rawBytes?: number }): string | undefined {
+export function checkTable(table: TableEntry, seen: { bytes: number; sha256: string; rows?: number; rawBytes?: number; plainSha256?: string }): string | undefined {
   if (seen.bytes !== table.bytes) return `size is ${seen.bytes} bytes, the manifest says ${table.bytes}`;
   if (seen.sha256 !== table.sha256) return 'sha256 does not match the manifest';
+  if (seen.plainSha256 !== undefined && seen.plainSha256 !== table.plainSha256) return 'its decrypted sha256 does not match the manifest';
   if (seen.rows !== undefined && seen.rows !== table.rows) return `holds ${seen.rows} rows, the manifest says ${table.rows}`;
   if (seen.rawBytes !== undefined && table.rawBytes !== undefined && seen.rawBytes !== table.rawBytes) {
     return `inflates to ${seen.rawBytes} bytes, the manifest says ${table.rawBytes}`;
@@ -163,5 +196,6 @@ function summarise(m: Manifest): SnapshotSummary {
     rows: m.tables.reduce((sum, t) => sum + t.rows, 0),
     bytes: m.tables.reduce((sum, t) => sum + t.bytes, 0),
     modules: Object.fromEntries(Object.entries(m.modules).map(([name, mod]) => [name, mod.last])),
+    ...(m.encryption ? { encryptedFor: m.encryption.mode === 'passphrase' ? ['passphrase'] : m.encryption.recipients.map((r) => r.name ?? r.fingerprint) } : {}),
   };
 }

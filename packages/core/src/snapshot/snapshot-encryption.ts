@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import { z } from 'zod';
 
 import { resolveEncryption, type EnvironmentEncryption, type Keyring, type SealTo } from '../config/encryption-config.js';
 import { canonicalJson } from '../crypto/canonical-json.js';
 import { fingerprint, generateSnapshotKey, openSealed, recipientOf, sealJson, unwrapSnapshotKey, wrapSnapshotKey } from '../crypto/keys.js';
-import { ConfigError, IntegrityError, StrataError } from '../errors.js';
+import { decryptStream } from '../crypto/age-streams.js';
+import { ConfigError, DecryptionFailed, IntegrityError, StrataError } from '../errors.js';
+import { DigestStream } from '../format/stream-digest.js';
 import type { Manifest, ManifestEncryption, TableEntry } from '../format/manifest-schema.js';
 
 /**
@@ -179,4 +182,20 @@ function damaged(id: string, what: string, cause?: unknown): IntegrityError {
     hint: 'The snapshot is damaged or was altered; restore another one (`strata list`).',
     ...(cause === undefined ? {} : { cause }),
   });
+}
+
+/**
+ * The stages a data file goes through between storage and its decompressor: the stored bytes
+ * measured (and cut at the manifest's size), then, with the snapshot key, age decryption and
+ * the decrypted bytes measured (`plain`, compared with the sealed sha256 by `checkTable`).
+ */
+export function decryptingStages(identity: string | undefined): { stages: Duplex[]; plain: DigestStream | undefined } {
+  if (identity === undefined) return { stages: [], plain: undefined };
+  const plain = new DigestStream();
+  return { stages: [decryptStream(identity), plain], plain };
+}
+
+/** A data file that does not decrypt, as the sentence the callers put after "The data file of …". */
+export function describeDecryptionFailure(error: DecryptionFailed): string {
+  return error.reason === 'wrong-key' ? 'is not encrypted to this snapshot\'s key (a file of another snapshot?)' : 'is truncated or corrupt (it does not decrypt)';
 }

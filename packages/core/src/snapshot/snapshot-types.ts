@@ -61,6 +61,8 @@ export interface SnapshotSummary {
   bytes: number;
   /** Last applied migration per module. */
   modules: Record<string, string | null>;
+  /** Set for an encrypted snapshot: the names (else fingerprints) of the keys that open it, or `passphrase`. */
+  encryptedFor?: string[];
 }
 
 /** Outcome of re-reading one data file. */
@@ -76,5 +78,10 @@ export interface VerifyTableResult {
 export interface VerifyResult {
   id: string;
   ok: boolean;
+  /**
+   * `plaintext`: every check (for an encrypted snapshot, opened with a key); `ciphertext`: an
+   * encrypted snapshot checked without a key, so only sizes and stored checksums.
+   */
+  checked: 'plaintext' | 'ciphertext';
   tables: VerifyTableResult[];
 }
