@@ -45,7 +45,7 @@ export default class List extends BaseCommand<typeof List> {
           String(s.tables),
           formatCount(s.rows),
           formatBytes(s.bytes),
-          [s.description ?? '', s.tags.length > 0 ? `[${s.tags.join(', ')}]` : ''].filter(Boolean).join(' '),
+          [s.encryptedFor ? `(encrypted: ${s.encryptedFor.join(', ')})` : '', s.description ?? '', s.tags.length > 0 ? `[${s.tags.join(', ')}]` : ''].filter(Boolean).join(' '),
         ]),
       ),
     );

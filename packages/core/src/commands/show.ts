@@ -4,6 +4,7 @@ import { BaseCommand } from '../base-command.js';
 import { describeScope, formatBytes, formatCount, formatTimestamp, renderTable } from '../cli/text-format.js';
 import { isAnonymized, type Manifest } from '../format/manifest-schema.js';
 import { showSnapshot } from '../snapshot/snapshot-catalog.js';
+import { describeRecipients } from '../snapshot/snapshot-encryption.js';
 
 export default class Show extends BaseCommand<typeof Show> {
   static override summary = "Show a snapshot's manifest: source, modules with their last migration, tables.";
@@ -33,6 +34,7 @@ export default class Show extends BaseCommand<typeof Show> {
     if (manifest.tags.length > 0) about.push(['Tags', manifest.tags.join(', ')]);
     if (manifest.excluded.length > 0) about.push(['Excluded', manifest.excluded.join(', ')]);
     about.push(['Anonymized', isAnonymized(manifest) ? 'yes' : 'no']);
+    about.push(['Encrypted', manifest.encryption ? `yes, age, ${describeRecipients(manifest)}` : 'no']);
     for (const t of manifest.transformers) {
       const rules = Object.entries(t.rules ?? {}).map(([target, rule]) => `${target}: ${rule}`);
       about.push(['Transformer', `${t.name} ${t.version}, rules ${t.rulesHash.slice(0, 12)}${rules.length > 0 ? ` (${rules.join(', ')})` : ''}`]);

@@ -38,6 +38,9 @@ export default class Verify extends BaseCommand<typeof Verify> {
       ),
     );
     this.logToStderr(NOT_CHECKED_NOTE);
+    if (result.checked === 'ciphertext') {
+      this.logToStderr('Encrypted, and no key was given: only sizes and the stored (ciphertext) checksums were checked. Set STRATA_AGE_KEY (or encryption.identities) to check rows and plaintext checksums too.');
+    }
     const failed = result.tables.filter((t) => t.status === 'failed');
     if (!result.ok || failed.length > 0) {
       // Rendered above (or merged into the JSON by the base command), then a non-zero exit.
