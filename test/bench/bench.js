@@ -49,6 +49,7 @@ const { values: flags } = parseArgs({
     'skip-strata': { type: 'boolean', default: false },
     'skip-s3': { type: 'boolean', default: false },
     'skip-anonymize': { type: 'boolean', default: false },
+    'skip-variants': { type: 'boolean', default: false },
     'skip-scope': { type: 'boolean', default: false },
     'scope-rows': { type: 'string', default: '1000000' },
     'big-table-gb': { type: 'string' },
@@ -58,7 +59,7 @@ const { values: flags } = parseArgs({
 });
 if (flags.help) {
   console.log(
-    'usage: node test/bench/bench.js [--rows N] [--sizes N,M,…] [--database-url postgres://…/postgres] [--skip-strata] [--skip-s3] [--skip-anonymize] [--skip-scope] [--scope-rows N] [--big-table-gb N] [--via api]',
+    'usage: node test/bench/bench.js [--rows N] [--sizes N,M,…] [--database-url postgres://…/postgres] [--skip-strata] [--skip-s3] [--skip-anonymize] [--skip-variants] [--skip-scope] [--scope-rows N] [--big-table-gb N] [--via api]',
   );
   process.exit(0);
 }
@@ -147,7 +148,13 @@ async function writeBenchApp(dir, sourceDb, schema = {}) {
   await mkdir(join(dir, 'migrations'), { recursive: true });
   await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'strata-bench-app', private: true, type: 'module' }, null, 2));
   await writeFile(join(dir, 'migrations', '20240101000000_bench_schema.js'), migrationSource(schema.up, schema.down));
-  const environments = { bench: { database: urlFor(sourceDb), storage: 'file://./snapshots' } };
+  const environments = {
+    bench: { database: urlFor(sourceDb), storage: 'file://./snapshots' },
+    // Same data, gzip level 1 (the codec before 1.4), and zstd + age encryption: the ratios the
+    // compression and encryption targets are judged by, measured in this run.
+    gzip: { database: urlFor(sourceDb), storage: 'file://./snapshots-gzip', compression: { codec: 'gzip', level: 1 } },
+    encrypted: { database: urlFor(sourceDb), storage: 'file://./snapshots-enc', encryption: await benchEncryption(dir) },
+  };
   const s3 = await s3server;
   if (s3?.endpoint) {
     // Core hands every key but `url` to the storage plugin as its options.
@@ -171,6 +178,46 @@ async function writeBenchApp(dir, sourceDb, schema = {}) {
   const configPath = join(dir, 'strata.config.json');
   await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
   return configPath;
+}
+
+/** An age key for the `encrypted` environment, in an identity file the config names (never argv). */
+async function benchEncryption(dir) {
+  const { generateX25519Identity, identityToRecipient } = await import('age-encryption');
+  const identity = await generateX25519Identity();
+  await writeFile(join(dir, 'bench-age.key'), `${identity}\n`, { mode: 0o600 });
+  return { recipients: [await identityToRecipient(identity)], identities: './bench-age.key' };
+}
+
+/**
+ * The gzip-1 and the encrypted (zstd-1 + age) round on file://, right after the plain (zstd-1)
+ * one on the same data: ratios against it are printed and kept as `result.ratios`.
+ */
+async function runCodecVariants(result, { mode, configPath, dir, tag, sourceCounts }) {
+  if (flags['skip-variants']) return;
+  for (const [envName, label, keys] of [
+    ['gzip', ' (gzip-1)', ['gzipSnapshot', 'gzipRestore']],
+    ['encrypted', ' (zstd-1 + age)', ['encSnapshot', 'encRestore']],
+  ]) {
+    try {
+      await snapshotAndRestore(result, { label, keys, mode, envName, configPath, dir, restoredDb: `${tag}_${envName}`, sourceCounts, bytesOf: bytesUnder(join(dir, envName === 'gzip' ? 'snapshots-gzip' : 'snapshots-enc')) });
+    } catch (error) {
+      result.notes.push(`strata${label} failed: ${error.message}`);
+    }
+  }
+  const { strataSnapshot: plainSnap, strataRestore: plainRestore, gzipSnapshot, gzipRestore, encSnapshot, encRestore } = result.steps;
+  const ratio = (a, b) => (a && b ? a / b : undefined);
+  result.ratios = {
+    encryptedCaptureVsPlain: ratio(encSnapshot?.seconds, plainSnap?.seconds),
+    encryptedRestoreVsPlain: ratio(encRestore?.seconds, plainRestore?.seconds),
+    zstdCaptureVsGzip: ratio(plainSnap?.seconds, gzipSnapshot?.seconds),
+    zstdRestoreVsGzip: ratio(plainRestore?.seconds, gzipRestore?.seconds),
+    zstdSizeVsGzip: ratio(plainSnap?.bytes, gzipSnapshot?.bytes),
+  };
+  const f = (x) => (x === undefined ? 'n/a' : `${x.toFixed(2)}×`);
+  console.log(
+    `encrypted vs plain (target ≤ 1.15×): capture ${f(result.ratios.encryptedCaptureVsPlain)}, restore ${f(result.ratios.encryptedRestoreVsPlain)}; ` +
+      `zstd-1 vs gzip-1 (target ≤ 1×): capture ${f(result.ratios.zstdCaptureVsGzip)}, restore ${f(result.ratios.zstdRestoreVsGzip)}, size ${f(result.ratios.zstdSizeVsGzip)}`,
+  );
 }
 
 /**
@@ -355,6 +402,7 @@ async function runSize(rows, index) {
   console.log(`strata runs through ${result.strataVia}`);
 
   await runFileStrata(result, { label: '', mode, configPath, dir, restoredDb: `${tag}_strata`, sourceCounts });
+  await runCodecVariants(result, { mode, configPath, dir, tag, sourceCounts });
   await runAnonymized(result, { mode, configPath, dir, sourceCounts });
   await runS3(result, { mode, configPath, dir, restoredDb: `${tag}_strata_s3`, sourceCounts });
   return result;

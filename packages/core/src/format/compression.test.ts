@@ -135,7 +135,7 @@ describe('truncated and damaged files are errors, never a short read', () => {
     });
     await expect(pipeline(Readable.from([bomb]), inflate, refuseAfter4KiB)).rejects.toThrow('past rawBytes');
     // zstd-napi's own DecompressStream held the whole GiB here (readableLength 1073610752).
-    expect(buffered).toBeLessThan(1024 * 1024);
+    expect(Math.max(buffered, inflate.readableLength)).toBeLessThan(1024 * 1024);
   });
 
   it('zstd under backpressure (a slow reader, a small buffer) still yields every byte in order', async () => {
