@@ -85,6 +85,9 @@ describe('strata list / show / verify', () => {
     expect(text.exitCode, describeRun(text)).toBe(0);
     expect(text.stdout).toContain(id);
     expect(text.stdout).toContain('customers');
+    // zstd level 1 is the default; the shop's config sets no compression.
+    expect(manifest.data).toMatchObject({ compression: 'zstd', level: 1 });
+    expect(text.stdout).toMatch(/^Compression\s+zstd level 1$/m);
 
     expect(JSON.stringify(shown)).not.toContain(PASSWORD);
     expect(text.stdout + text.stderr).not.toContain(PASSWORD);

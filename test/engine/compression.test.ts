@@ -115,11 +115,13 @@ describe('compression codecs', () => {
       expect(await codecOf()).toMatchObject({ compression: 'zstd', level: 1 });
       project.config.compression = { codec: 'gzip', level: 4 };
       expect(await codecOf()).toMatchObject({ compression: 'gzip', level: 4 });
-      project.config.environments.test!.compression = { codec: 'none' };
+      // The environment's section, as resolveEnvironment hands it on.
+      ctx.env.raw.compression = { codec: 'none' };
       expect(await codecOf()).toEqual({ format: 'postgresql-copy-text', compression: 'none', encoding: 'UTF8' });
+      // The option wins over both.
+      expect((await snapshot({ ...ctx, compression: 'zstd' })).manifest.data).toMatchObject({ compression: 'zstd', level: 1 });
     } finally {
       delete project.config.compression;
-      delete project.config.environments.test!.compression;
     }
   });
 

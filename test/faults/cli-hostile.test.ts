@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeRun, runStrata, type CliResult } from '../support/cli.js';
 import { createTestDatabase, dropDatabase, type TestDatabase } from '../support/database.js';
 import { expectUserError } from '../e2e/shop-fixture.js';
-import { copySnapshot as copyFolder, expectWorldUnchanged, gzipBomb, recordWorld, type SnapshotCopy } from './hostile-support.js';
+import { compressionBomb, copySnapshot as copyFolder, expectWorldUnchanged, recordWorld, type SnapshotCopy } from './hostile-support.js';
 
 const SQL = `
   CREATE TABLE parent (id serial PRIMARY KEY, label text NOT NULL);
@@ -101,10 +101,10 @@ async function expectRefusal(cwd: string, args: string[], exitCode: number, mess
 describe('hostile snapshots through the CLI', () => {
   it('data file name pointing outside the snapshot | show, verify and restore exit 5 with one sentence; --json prints one document', async () => {
     const s = await scene();
-    await s.editManifest((m) => (s.table(m, 'child').file = '../../../../outside.copy.gz'));
+    await s.editManifest((m) => (s.table(m, 'child').file = '../../../../outside.copy.zst'));
     await s.record();
     for (const args of [['show', id], ['verify', id], ['restore', id, '--database', s.target('outside')]]) {
-      await expectRefusal(s.project, args, 5, /is invalid: tables\.\d+\.file must be data\/public\.child\.copy\.gz/);
+      await expectRefusal(s.project, args, 5, /is invalid: tables\.\d+\.file must be data\/public\.child\.copy\.zst/);
     }
     await s.expectUnchanged();
   });
@@ -148,10 +148,10 @@ describe('hostile snapshots through the CLI', () => {
     await s.expectUnchanged();
   });
 
-  it('gzip bomb, checksum and size matching | verify and restore exit 5 naming the table and the recorded size', async () => {
+  it('zstd bomb (the default codec), checksum and size matching | verify and restore exit 5 naming the table and the recorded size', async () => {
     const s = await scene();
     const recorded = s.table(await s.readManifest(), 'parent').rawBytes!;
-    await s.replaceFile('parent', gzipBomb(1024));
+    await s.replaceFile('parent', await compressionBomb('zstd', 1024));
     await s.record();
     const verify = await strata(s.project, ['verify', id, '--json']);
     expect(verify.exitCode, describeRun(verify)).toBe(5);
@@ -194,7 +194,7 @@ describe('hostile snapshots through the CLI', () => {
 
   it('deleted data file | restore exits 5 with one sentence, no stack trace, --json one document, work database dropped', async () => {
     const s = await scene();
-    await rm(path.join(s.folder, 'data', 'public.child.copy.gz'));
+    await rm(path.join(s.folder, 'data', 'public.child.copy.zst'));
     await s.record();
     const { text } = await expectRefusal(s.project, ['restore', id, '--database', s.target('gone')], 5, /The data file of table public\.child in snapshot \S+ is missing\./);
     expect(text.stderr).not.toMatch(/Unhandled|CopyStreamQuery/);
@@ -203,8 +203,8 @@ describe('hostile snapshots through the CLI', () => {
 
   it('table the migrations do not create, no module removed | restore exits 6 before loading, work database dropped', async () => {
     const s = await scene();
-    await s.editManifest((m) => m.tables.push({ ...s.table(m, 'parent'), name: 'ghost', file: 'data/public.ghost.copy.gz' }));
-    await cp(path.join(s.folder, 'data', 'public.parent.copy.gz'), path.join(s.folder, 'data', 'public.ghost.copy.gz'));
+    await s.editManifest((m) => m.tables.push({ ...s.table(m, 'parent'), name: 'ghost', file: 'data/public.ghost.copy.zst' }));
+    await cp(path.join(s.folder, 'data', 'public.parent.copy.zst'), path.join(s.folder, 'data', 'public.ghost.copy.zst'));
     await s.record();
     await expectRefusal(s.project, ['restore', id, '--database', s.target('ghost')], 6, /holds table public\.ghost, which the migrations at its point do not create/);
     await s.expectUnchanged();

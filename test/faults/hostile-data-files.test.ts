@@ -1,4 +1,4 @@
-// Data files of a snapshot are input from outside too: sizes and counts that lie, a gzip bomb,
+// Data files of a snapshot are input from outside too: sizes and counts that lie, gzip and zstd bombs,
 // COPY text a restore must not take, rows that break constraints, files and connections that go
 // away. Each test damages a copy of one real snapshot (the manifest made to agree where the point
 // is that only the content can tell) and checks the server and the disk directly, as in
@@ -13,7 +13,7 @@ import { copyGuardLimits } from '../../packages/core/src/format/copy-guard.js';
 import { restore, verifySnapshot } from '../engine/engine-imports.js';
 import { adminQuery, databaseUrl } from '../support/database.js';
 import { dataChecksums, refusal, useHostileEngine, type Scene } from './hostile-engine.js';
-import { gzipBomb } from './hostile-support.js';
+import { compressionBomb, gzipBomb } from './hostile-support.js';
 
 const h = useHostileEngine('hostiledata');
 const scene = (): Promise<Scene> => h.scene();
@@ -51,33 +51,35 @@ describe('data files that lie about themselves', () => {
     await s.expectUnchanged();
   });
 
-  it('gzip bomb (1 GiB from 1 MB, checksum and size matching) | decompression stops at the recorded rawBytes; the file is not read to its end', async () => {
-    const s = await scene();
-    const bomb = gzipBomb(1024);
-    const recorded = s.table(await s.readManifest(), 'parent').rawBytes!;
-    expect(recorded).toBeGreaterThan(0);
-    await s.replaceFile('parent', bomb);
-    const key = await s.keyOf('parent');
-    await s.record();
-    const verified = await verifySnapshot(s.ctx, h.id);
-    expect(verified.tables.find((t) => t.table === 'public.parent')?.error).toBe(`the data file inflates past the ${recorded} bytes the manifest records`);
-    expect(s.bytesRead[key]).toBeLessThan(bomb.length / 4);
-    s.bytesRead[key] = 0;
-    const error = await refusal(restore({ ...s.ctx, id: h.id, database: s.target('bomb') }));
-    expect(error).toMatchObject({ code: 'data-corrupt', exitCode: 5 });
-    expect(error.message).toBe(`The data file of table public.parent in snapshot ${h.id} inflates past the ${recorded} bytes the manifest records.`);
-    expect(s.bytesRead[key]).toBeLessThan(bomb.length / 4);
-    await s.expectUnchanged();
-  });
+  // zstd packs a MiB into 49 bytes: 16 GiB make a file large enough to show it is not read to its end.
+  for (const [codec, members, what] of [['gzip', 1024, '1 GiB from 1 MB'], ['zstd', 16384, '16 GiB from 800 KB']] as const) {
+    it(`${codec} bomb (${what}, checksum and size matching) | decompression stops at the recorded rawBytes; the file is not read to its end`, async () => {
+      const s = await scene();
+      // The scene is captured with zstd, the default.
+      if (codec === 'gzip') await s.recompress('gzip');
+      const bomb = await compressionBomb(codec, members);
+      const recorded = s.table(await s.readManifest(), 'parent').rawBytes!;
+      expect(recorded).toBeGreaterThan(0);
+      await s.replaceFile('parent', bomb);
+      const key = await s.keyOf('parent');
+      await s.record();
+      const verified = await verifySnapshot(s.ctx, h.id);
+      expect(verified.tables.find((t) => t.table === 'public.parent')?.error).toBe(`the data file inflates past the ${recorded} bytes the manifest records`);
+      expect(s.bytesRead[key]).toBeLessThan(bomb.length / 4);
+      s.bytesRead[key] = 0;
+      const error = await refusal(restore({ ...s.ctx, id: h.id, database: s.target(`bomb${codec}`) }));
+      expect(error).toMatchObject({ code: 'data-corrupt', exitCode: 5 });
+      expect(error.message).toBe(`The data file of table public.parent in snapshot ${h.id} inflates past the ${recorded} bytes the manifest records.`);
+      expect(s.bytesRead[key]).toBeLessThan(bomb.length / 4);
+      await s.expectUnchanged();
+    });
+  }
 
   it('gzip bomb in a format 1.2 manifest (no rawBytes) | stopped at the line limit, the file not read to its end', async () => {
     const s = await scene();
     const bomb = gzipBomb(1024);
+    await s.asFormat12();
     await s.replaceFile('parent', bomb);
-    await s.editManifest((m) => {
-      m.formatVersion = '1.2.0';
-      for (const t of m.tables) delete t.rawBytes;
-    });
     const key = await s.keyOf('parent');
     copyGuardLimits.maxLineBytes = 4 * 1024 * 1024;
     await s.record();
@@ -92,12 +94,9 @@ describe('data files that lie about themselves', () => {
 
   it('over-long line in a format 1.2 manifest (no rawBytes) | verify and restore refuse it at the line limit', async () => {
     const s = await scene();
+    await s.asFormat12();
     const text = await s.readText('child');
     await s.replaceText('child', Buffer.concat([text, Buffer.from(`50001\t1\t${'y'.repeat(2 * 1024 * 1024)}\n`)]));
-    await s.editManifest((m) => {
-      m.formatVersion = '1.2.0';
-      for (const t of m.tables) delete t.rawBytes;
-    });
     copyGuardLimits.maxLineBytes = 1024 * 1024;
     await s.record();
     expect((await verifySnapshot(s.ctx, h.id)).tables.find((t) => t.table === 'public.child')?.error).toBe('the data file has a row longer than 1 MiB (row 50001)');
@@ -108,10 +107,8 @@ describe('data files that lie about themselves', () => {
 
   it('genuine snapshot rewritten as format 1.2 (no rawBytes) | still verifies and restores', async () => {
     const s = await scene();
-    await s.editManifest((m) => {
-      m.formatVersion = '1.2.0';
-      for (const t of m.tables) delete t.rawBytes;
-    });
+    await s.asFormat12();
+    expect((await s.readManifest()).tables.every((t) => t.file.endsWith('.copy.gz'))).toBe(true);
     expect((await verifySnapshot(s.ctx, h.id)).ok).toBe(true);
     const target = s.target('v12');
     await restore({ ...s.ctx, id: h.id, database: target });
@@ -188,7 +185,7 @@ describe('rows that break constraints, checksums matching', () => {
 describe('files and connections that go away', () => {
   it('deleted data file | restore fails with one sentence, no unhandled stream error, work database dropped', async () => {
     const s = await scene();
-    await rm(path.join(s.folder, 'data/public.child.copy.gz'));
+    await rm(path.join(s.folder, s.table(await s.readManifest(), 'child').file));
     await s.record();
     // The CLI crashed on this: a COPY stream's 'error' nobody listened for.
     const uncaught: unknown[] = [];

@@ -41,7 +41,7 @@ describe('hostile manifests', () => {
       const s = await scene();
       await s.editManifest((m) => (s.table(m, 'parent').file = file));
       await s.record([path.resolve(s.folder, file), file]);
-      await expectManifestRefused(s, /tables\.\d+\.file must be data\/public\.parent\.copy\.gz/);
+      await expectManifestRefused(s, /tables\.\d+\.file must be data\/public\.parent\.copy\.zst/);
       await s.expectUnchanged();
     }
   });
@@ -52,7 +52,7 @@ describe('hostile manifests', () => {
       await s.editManifest((m) => {
         const entry = s.table(m, 'parent');
         entry.name = name;
-        entry.file = `data/public.${encodeURIComponent(name)}.copy.gz`;
+        entry.file = `data/public.${encodeURIComponent(name)}.copy.zst`;
       });
       await s.record();
       await expectManifestRefused(s, /tables\.\d+\.name must (not contain a NUL|be a PostgreSQL identifier of at most 63 bytes)/);
@@ -121,10 +121,10 @@ describe('hostile manifests', () => {
     await s.editManifest((m) => {
       const entry = s.table(m, 'parent');
       entry.name = payload;
-      entry.file = `data/public.${encodeURIComponent(payload).replace(/\./g, '%2E')}.copy.gz`;
+      entry.file = `data/public.${encodeURIComponent(payload).replace(/\./g, '%2E')}.copy.zst`;
     });
     // The attacker moves the data file too, so the file name is the derived one.
-    await rename(path.join(s.folder, 'data/public.parent.copy.gz'), path.join(s.folder, (await s.readManifest()).tables.find((t) => t.name === payload)!.file));
+    await rename(path.join(s.folder, 'data/public.parent.copy.zst'), path.join(s.folder, (await s.readManifest()).tables.find((t) => t.name === payload)!.file));
     await s.record();
     const loaded: string[] = [];
     const error = await refusal(restore({ ...s.ctx, id: h.id, database: s.target('sqlname'), onProgress: (e) => e.phase === 'load' && loaded.push(e.item) }));
@@ -142,8 +142,8 @@ describe('hostile manifests', () => {
 
   it('table the migrations do not create, no module removed | refused before any row is loaded; work database dropped', async () => {
     const s = await scene();
-    await s.editManifest((m) => m.tables.push({ ...s.table(m, 'parent'), name: 'ghost', file: 'data/public.ghost.copy.gz' }));
-    await copyFile(path.join(s.folder, 'data/public.parent.copy.gz'), path.join(s.folder, 'data/public.ghost.copy.gz'));
+    await s.editManifest((m) => m.tables.push({ ...s.table(m, 'parent'), name: 'ghost', file: 'data/public.ghost.copy.zst' }));
+    await copyFile(path.join(s.folder, 'data/public.parent.copy.zst'), path.join(s.folder, 'data/public.ghost.copy.zst'));
     await s.record();
     const loaded: string[] = [];
     const error = await refusal(restore({ ...s.ctx, id: h.id, database: s.target('ghost'), onProgress: (e) => e.phase === 'load' && loaded.push(e.item) }));
@@ -158,7 +158,8 @@ describe('names that look like SQL or paths', () => {
   it('real tables named with quotes, SQL, .. and / | restore as plain names: rows equal, the SQL they spell never runs, files stay inside data/', async () => {
     const s = await scene();
     const manifest = await s.readManifest();
-    for (const t of manifest.tables) expect(t.file).toMatch(/^data\/[^/]+\.copy\.gz$/);
+    // zstd, the default.
+    for (const t of manifest.tables) expect(t.file).toMatch(/^data\/[^/]+\.copy\.zst$/);
     expect(manifest.tables.map((t) => `${t.schema}.${t.name}`)).toEqual(expect.arrayContaining([`public.${ODD_TABLE}`, '.....', 'public.../../etc/passwd']));
     expect(s.table(manifest, ODD_TABLE).columns.map((c) => c.name)).toEqual(['id', ODD_COLUMN]);
     expect((await verifySnapshot(s.ctx, h.id)).ok).toBe(true);

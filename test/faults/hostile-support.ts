@@ -5,12 +5,20 @@ import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/pro
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import { expect } from 'vitest';
+import { fileSuffix, type Codec } from '../../packages/core/src/format/compression.js';
 import { adminQuery, queryAt } from '../support/database.js';
+import { compressBytes, decompressBytes } from '../support/data-files.js';
 
 /** A manifest as JSON (tests write what the schema refuses, so it is loosely typed). */
-export type RawManifest = { tables: RawTable[]; sequences: Array<Record<string, unknown>>; [key: string]: unknown };
+export type RawManifest = {
+  formatVersion: string;
+  data: { compression: Codec; level?: number; [key: string]: unknown };
+  tables: RawTable[];
+  sequences: Array<Record<string, unknown>>;
+  [key: string]: unknown;
+};
 export type RawTable = { schema: string; name: string; file: string; columns: Array<{ name: string; type: string }>; rows: number; bytes: number; rawBytes?: number; sha256: string };
 
 /** A private copy of a snapshot folder to damage, inside a temp dir of its own. */
@@ -36,8 +44,12 @@ export interface SnapshotCopy {
    * can tell.
    */
   replaceFile(name: string, bytes: Buffer, text?: Buffer): Promise<void>;
-  /** Replaces table `name`'s COPY text, compressed, with a manifest entry that agrees with it. */
+  /** Replaces table `name`'s COPY text, compressed with the manifest's codec, with a manifest entry that agrees with it. */
   replaceText(name: string, text: Buffer): Promise<void>;
+  /** Rewrites every data file with `codec` (renamed to its suffix), the manifest agreeing: a genuine snapshot of that codec. */
+  recompress(codec: Codec): Promise<void>;
+  /** Rewrites the snapshot as format 1.2 wrote it: gzip files, no `data.level`, no `rawBytes`. */
+  asFormat12(): Promise<void>;
   remove(): Promise<void>;
 }
 
@@ -66,8 +78,8 @@ export async function copySnapshot(pristineRoot: string, project: string, env: s
       return entry!;
     },
     async readText(name) {
-      const entry = copy.table(await copy.readManifest(), name);
-      return gunzipSync(await readFile(path.join(folder, entry.file)));
+      const manifest = await copy.readManifest();
+      return decompressBytes(await readFile(path.join(folder, copy.table(manifest, name).file)), manifest.data.compression);
     },
     async replaceFile(name, bytes, text) {
       await copy.editManifest((manifest) => {
@@ -82,7 +94,34 @@ export async function copySnapshot(pristineRoot: string, project: string, env: s
       const entry = copy.table(await copy.readManifest(), name);
       await writeFile(path.join(folder, entry.file), bytes);
     },
-    replaceText: (name, text) => copy.replaceFile(name, gzipSync(text), text),
+    async replaceText(name, text) {
+      const { data } = await copy.readManifest();
+      await copy.replaceFile(name, await compressBytes(text, { codec: data.compression, ...(data.level !== undefined ? { level: data.level } : {}) }), text);
+    },
+    async recompress(codec) {
+      const manifest = await copy.readManifest();
+      for (const entry of manifest.tables) {
+        const text = await decompressBytes(await readFile(path.join(folder, entry.file)), manifest.data.compression);
+        const bytes = await compressBytes(text, codec);
+        await rm(path.join(folder, entry.file));
+        entry.file = entry.file.replace(/\.copy(\.gz|\.zst)?$/, `.copy${fileSuffix(codec)}`);
+        await writeFile(path.join(folder, entry.file), bytes);
+        entry.bytes = bytes.length;
+        entry.sha256 = createHash('sha256').update(bytes).digest('hex');
+      }
+      manifest.data.compression = codec;
+      if (codec === 'none') delete manifest.data.level;
+      else manifest.data.level = 1;
+      await copy.writeManifest(manifest);
+    },
+    async asFormat12() {
+      await copy.recompress('gzip');
+      await copy.editManifest((m) => {
+        m.formatVersion = '1.2.0';
+        delete m.data.level;
+        for (const t of m.tables) delete t.rawBytes;
+      });
+    },
     remove: () => rm(dir, { recursive: true, force: true }),
   };
   return copy;
@@ -199,4 +238,11 @@ export function meteredStorage<T extends { read(key: string, options?: { signal?
 export function gzipBomb(members: number, byte = 'x'): Buffer {
   const member = gzipSync(Buffer.alloc(1024 * 1024, byte), { level: 9 });
   return Buffer.concat(Array.from({ length: members }, () => member));
+}
+
+/** The same for `codec` (gzip or zstd): zstd needs 49 bytes per MiB, gzip about 1 KiB. */
+export async function compressionBomb(codec: 'gzip' | 'zstd', members: number, byte = 'x'): Promise<Buffer> {
+  if (codec === 'gzip') return gzipBomb(members, byte);
+  const frame = await compressBytes(Buffer.alloc(1024 * 1024, byte), { codec: 'zstd', level: 19 });
+  return Buffer.concat(Array.from({ length: members }, () => frame));
 }

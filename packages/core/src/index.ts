@@ -34,6 +34,7 @@ export type {
 } from './contracts/transformer.js';
 export type { OperationContext, ProgressEvent } from './operation-context.js';
 export { FORMAT_VERSION, MANIFEST_FILE, isAnonymized } from './format/manifest-schema.js';
+export { CODECS, COMPRESSION_LEVELS, DEFAULT_COMPRESSION, type Codec, type Compression } from './format/compression.js';
 export { decodeField, decodeRow, encodeField, encodeRow } from './format/copy-text.js';
 export type { Manifest, TableEntry, ModuleEntry, SnapshotScope, TenantScope } from './format/manifest-schema.js';
 export { snapshot } from './snapshot/snapshot-capture.js';

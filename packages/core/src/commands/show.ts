@@ -29,6 +29,8 @@ export default class Show extends BaseCommand<typeof Show> {
       ['Created', `${formatTimestamp(manifest.createdAt)} UTC by ${manifest.createdBy}, strata ${manifest.strataVersion}, format ${manifest.formatVersion}`],
       ['Source', source.filter(Boolean).join(' ')],
       ['Contents', `${manifest.tables.length} tables, ${formatCount(rows)} rows, ${formatBytes(bytes)}`],
+      // Manifests before 1.4 record no level (strata wrote gzip level 1 then).
+      ['Compression', manifest.data.level === undefined ? manifest.data.compression : `${manifest.data.compression} level ${manifest.data.level}`],
     ];
     if (manifest.description) about.push(['Description', manifest.description]);
     if (manifest.tags.length > 0) about.push(['Tags', manifest.tags.join(', ')]);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { ConfigError } from '../errors.js';
-import { DEFAULT_COMPRESSION, type Compression } from '../format/compression.js';
+import { DEFAULT_COMPRESSION, type Codec, type Compression } from '../format/compression.js';
 import { strataConfigSchema, type ParsedStrataConfig } from './config-schema.js';
 import { resolveEncryption, type EnvironmentEncryption } from './encryption-config.js';
 
@@ -169,11 +169,12 @@ export function resolveEnvironment(config: LoadedConfig, name?: string): Resolve
 }
 
 /**
- * The compression snapshots of environment `envName` are written with: the environment's own
- * `compression`, else the config's top-level one, else `DEFAULT_COMPRESSION` (zstd level 1).
+ * The compression snapshots of `env` are written with: the environment's own `compression` (read
+ * from its section, as every per-environment key is), else the config's top-level one, else
+ * `DEFAULT_COMPRESSION` (zstd level 1). Checked by the caller (`resolveCompression`).
  */
-export function compressionOf(config: Pick<ParsedStrataConfig, 'compression' | 'environments'>, envName: string): Compression {
-  return config.environments[envName]?.compression ?? config.compression ?? DEFAULT_COMPRESSION;
+export function compressionOf(config: Pick<ParsedStrataConfig, 'compression'>, env: Pick<ResolvedEnvironment, 'raw'>): Codec | Compression {
+  return (env.raw.compression as Codec | Compression | undefined) ?? config.compression ?? DEFAULT_COMPRESSION;
 }
 
 /** Interpolates `${VAR}` in every string of a value (objects and arrays included). */

@@ -152,7 +152,7 @@ export async function captureDatabase(
   const started = Date.now();
   const { config, env, storage, signal } = ctx;
   throwIfAborted(signal, 'snapshot');
-  const compression = resolveCompression(meta.compression ?? compressionOf(config, env.name));
+  const compression = resolveCompression(meta.compression ?? compressionOf(config, env));
   // The snapshot's own key, wrapped for the recipients (or the passphrase) before anything is
   // read: a passphrase that is not set fails here, not after the data was copied.
   const sealer = env.encryption?.sealTo ? await prepareSealer(env.encryption.sealTo) : undefined;
