@@ -225,6 +225,8 @@ describe('damage to an encrypted snapshot', () => {
 });
 
 describe('passphrase mode', () => {
+  // Three scrypt runs (seal, a wrong passphrase, the right one) at age's work factor 2^18: a few
+  // seconds each on a quiet machine, many times that while the whole suite loads both cores.
   it('seals with a passphrase from the environment and opens with it only', async () => {
     const vars = { PROD_PASSPHRASE: 'correct horse battery staple 42' };
     const ctx = encryptedContext({ passphrase: '${PROD_PASSPHRASE}' }, vars);
@@ -238,7 +240,7 @@ describe('passphrase mode', () => {
     expect(await databaseExists(database)).toBe(false);
     await restore({ ...encryptedContext(undefined, { STRATA_AGE_PASSPHRASE: vars.PROD_PASSPHRASE }), id, database });
     expect(await tableDigest(databaseUrl(source.url, database))).toBe(await tableDigest(source.url));
-  }, 60_000);
+  }, 300_000);
 });
 
 describe('rekey and copy --reencrypt', () => {
