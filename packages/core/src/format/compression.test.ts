@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { Readable, Writable } from 'node:stream';
+import { createHash, randomBytes } from 'node:crypto';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
 import { CompressStream } from 'zstd-napi';
@@ -149,6 +149,25 @@ describe('truncated and damaged files are errors, never a short read', () => {
     // One input chunk holding the whole file: every output buffer past the first waits for _read.
     await pipeline(Readable.from([Buffer.concat([frames, frames])]), inflate, slow);
     expect(Buffer.concat(out).equals(Buffer.concat([TEXT, TEXT]))).toBe(true);
+  });
+
+  it('zstd through a pipeline like a restore\'s (64 KiB reads, a guard, a slow sink) neither stalls nor loses a byte', async () => {
+    // ~7 MB of rows: many reads, and output buffers decoded while the sink is full. A Transform
+    // version of the decompressor stalled here for good after 512 KiB.
+    const rows = Buffer.from(Array.from({ length: 100_000 }, (_, i) => `${i}\text-${(i * 7919) % 100_003}\tuser${i}@example.com\tName ${i}\tt\n`).join(''));
+    const stored = await compress({ codec: 'zstd' }, rows);
+    const chunks = Array.from({ length: Math.ceil(stored.length / 65536) }, (_, i) => stored.subarray(i * 65536, (i + 1) * 65536));
+    let got = 0;
+    const hash = createHash('sha256');
+    const slow = new Writable({
+      highWaterMark: 16384,
+      write: (chunk: Buffer, _e, cb) => void setImmediate(() => ((got += chunk.length), hash.update(chunk), cb())),
+    });
+    const run = pipeline([Readable.from(chunks), new PassThrough(), await decompressor('zstd'), new PassThrough(), slow]);
+    const stalled = new Promise((_, reject) => setTimeout(() => reject(new Error(`stalled after ${got} of ${rows.length} bytes`)), 20_000).unref());
+    await Promise.race([run, stalled]);
+    expect(got).toBe(rows.length);
+    expect(hash.digest('hex')).toBe(createHash('sha256').update(rows).digest('hex'));
   });
 
   it('other errors are not decompression failures', () => {

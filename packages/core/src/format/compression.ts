@@ -1,4 +1,4 @@
-import { PassThrough, Transform, type TransformCallback } from 'node:stream';
+import { Duplex, PassThrough, type Transform } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import { ConfigError } from '../errors.js';
 
@@ -78,7 +78,7 @@ export async function compressor(c: Compression): Promise<Transform> {
  * A stream that decompresses `codec`. A truncated or damaged stream fails it with an error that
  * `isDecompressionFailure` recognises: zlib's carry a `Z_…` code, zstd's are `DecompressionFailed`.
  */
-export async function decompressor(codec: Codec): Promise<Transform> {
+export async function decompressor(codec: Codec): Promise<Duplex> {
   if (codec === 'gzip') return createGunzip();
   if (codec === 'none') return new PassThrough();
   const { binding } = await loadZstd();
@@ -148,39 +148,44 @@ async function loadZstd(): Promise<{ zstd: ZstdModule; binding: ZstdBinding }> {
  * at a time, and decoding stops whenever the reader's buffer is full until it asks for more, as
  * zlib's streams do. Its errors are `DecompressionFailed`; a stream that ends inside a frame, or
  * before any frame, is one too.
+ *
+ * A Duplex, not a Transform: a Transform whose write callback is called from `_read` with its
+ * buffer full keeps that callback until the next `_read`, which never comes when that `_read`
+ * pushed nothing (the restore of the bench data hung there). Here the write callback is called as
+ * soon as the chunk is decoded, and the only wait is for `_read` after a `push` that said stop.
  */
-class ZstdDecompress extends Transform {
+class ZstdDecompress extends Duplex {
   private readonly dctx: InstanceType<ZstdBinding['DCtx']>;
   private readonly outSize: number;
   /** Input not yet decoded, and the callback that asks for the next chunk once it is. */
   private input: Buffer = Buffer.alloc(0);
-  private pending: TransformCallback | undefined;
+  private pending: ((error?: Error | null) => void) | undefined;
   private inFrame = false;
   private sawInput = false;
   private pumping = false;
 
   constructor(binding: ZstdBinding) {
-    super();
+    super({ allowHalfOpen: false });
     this.dctx = new binding.DCtx();
     this.dctx.setParameter(binding.DParameter.windowLogMax, ZSTD_WINDOW_LOG_MAX);
     this.outSize = binding.dStreamOutSize();
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
     if (chunk.length > 0) this.sawInput = true;
     this.input = chunk;
     this.pending = done;
     this.pump();
   }
 
-  override _read(size: number): void {
-    if (this.pending) this.pump();
-    else super._read(size);
+  override _read(): void {
+    this.pump();
   }
 
-  override _flush(done: TransformCallback): void {
+  override _final(done: (error?: Error | null) => void): void {
     if (!this.sawInput) return done(new DecompressionFailed(new Error('Stream ended before the first frame')));
     if (this.inFrame) return done(new DecompressionFailed(new Error('Stream ended in middle of compressed data frame')));
+    this.push(null);
     done();
   }
 
