@@ -2,9 +2,8 @@ import { Writable } from 'node:stream';
 import pLimit from 'p-limit';
 import { pipeline } from 'node:stream/promises';
 import { normaliseAbort } from '../abort.js';
-import { resolveEncryption } from '../config/encryption-config.js';
 import { DecryptionFailed, isNotFound, StrataError, StorageError } from '../errors.js';
-import { decryptingStages, describeDecryptionFailure, openSnapshot } from './snapshot-encryption.js';
+import { decryptingStages, describeDecryptionFailure, keyringOf, openSnapshot } from './snapshot-encryption.js';
 import { describeDecompressionFailure, decompressor, isDecompressionFailure, type Codec } from '../format/compression.js';
 import { CopyGuard, DataFileRefused } from '../format/copy-guard.js';
 import { environmentPrefix, readManifest, snapshotPrefix } from '../format/manifest-io.js';
@@ -66,7 +65,7 @@ export async function verifySnapshot(ctx: CatalogContext, id: string): Promise<V
 
 /** Whether the environment has any key to open an encrypted snapshot with (it may still be the wrong one). */
 function hasKeys(ctx: CatalogContext): boolean {
-  const ring = (ctx.env.encryption ?? resolveEncryption(undefined, `environments.${ctx.env.name}.encryption`, ctx.config.baseDir)).keyring();
+  const ring = keyringOf(ctx.env.encryption, ctx.env.name);
   return ring.identities.length > 0 || ring.passphrase !== undefined;
 }
 

@@ -50,6 +50,11 @@ export interface OpenedSnapshot {
   identity: string | undefined;
 }
 
+/** The keys an environment opens snapshots with; one built by hand, without its encryption resolved, still reads STRATA_AGE_KEY & co. */
+export function keyringOf(encryption: EnvironmentEncryption | undefined, envName: string): Keyring {
+  return (encryption ?? resolveEncryption(undefined, `environments.${envName}.encryption`, process.cwd())).keyring();
+}
+
 /** Makes a snapshot key and its envelope, before anything is read: a missing passphrase fails first. */
 export async function prepareSealer(sealTo: SealTo): Promise<SnapshotSealer> {
   const { identity, recipient } = await generateSnapshotKey();
@@ -88,8 +93,7 @@ export async function sealManifest(full: Manifest, envelope: Omit<ManifestEncryp
 export async function openSnapshot(manifest: Manifest, encryption: EnvironmentEncryption | undefined, envName: string): Promise<OpenedSnapshot> {
   const sealedBlock = manifest.encryption;
   if (!sealedBlock) return { manifest, identity: undefined };
-  // An environment built by hand, without its encryption resolved, still reads STRATA_AGE_KEY & co.
-  const keyring = (encryption ?? resolveEncryption(undefined, `environments.${envName}.encryption`, process.cwd())).keyring();
+  const keyring = keyringOf(encryption, envName);
   const forWhom = describeRecipients(manifest);
   if (keyring.identities.length === 0 && keyring.passphrase === undefined) {
     throw new ConfigError(`Snapshot ${manifest.id} is encrypted ${forWhom}, and no key to open it is set for environment "${envName}".`, {
