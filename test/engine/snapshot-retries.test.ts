@@ -44,8 +44,12 @@ describe('snapshot retries', () => {
   });
 
   it('does not retry a statement the server cut off at statement_timeout: it would fail the same way again', async () => {
-    await queryAt(source.url, 'CREATE TABLE IF NOT EXISTS wide AS SELECT g AS id, md5(g::text) AS note FROM generate_series(1, 300000) g');
-    const limited = `${source.url}${source.url.includes('?') ? '&' : '?'}options=${encodeURIComponent('-c statement_timeout=1')}`;
+    // A million rows take well over a second to stream through the compressor, and 200 ms leave
+    // room for the session's set-up on a loaded machine. A limit of 1 ms is not a test of this:
+    // PostgreSQL may then report the timeout between the statements of the set-up query as
+    // "canceling statement due to user request", which no client can tell from pg_cancel_backend.
+    await queryAt(source.url, 'CREATE TABLE IF NOT EXISTS wide AS SELECT g AS id, md5(g::text) AS note FROM generate_series(1, 1000000) g');
+    const limited = `${source.url}${source.url.includes('?') ? '&' : '?'}options=${encodeURIComponent('-c statement_timeout=200')}`;
     const ctx = project.context(limited);
     await expect(snapshot({ ...ctx, env: { ...ctx.env, databaseUrl: limited }, retries: 2, retryDelayMs: 10 })).rejects.toMatchObject({ code: 'database-statement-timeout', exitCode: 3 });
     expect(ctx.warnings.filter((w) => w.includes('Retrying'))).toEqual([]);
