@@ -65,6 +65,21 @@ describe('parseManifest', () => {
     expect(codeOf(() => parseManifest({ ...validManifest(), formatVersion: '1.0.0', retention: {} }, 'x'))).toBe('manifest-invalid');
   });
 
+  it('refuses a newer minor whose readerVersion is newer than this format, with the newer-format sentence; reads one whose readerVersion it knows', () => {
+    let caught: unknown;
+    try {
+      parseManifest({ ...validManifest(), formatVersion: '1.5.0', readerVersion: '1.5.0', tables: [] }, 'file:///s/shop/dev/01J/');
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(IntegrityError);
+    expect(caught).toMatchObject({ code: 'manifest-format-unsupported', hint: expect.stringMatching(/^Upgrade strata/) });
+    expect((caught as Error).message).toMatch(/has format 1\.5\.0, which this strata \(format 1\.\d+\.\d+\) cannot read\.$/);
+    expect(parseManifest({ ...validManifest(), formatVersion: '1.5.0', readerVersion: '1.0.0' }, 'x').formatVersion).toBe('1.5.0');
+    // An older minor never carried it: there it means the manifest was not written by strata.
+    expect(codeOf(() => parseManifest({ ...validManifest(), formatVersion: '1.3.0', readerVersion: '1.0.0' }, 'x'))).toBe('manifest-invalid');
+  });
+
   it('reads a 1.0.0 manifest, whose transformer entries have no rules', () => {
     const old = { ...validManifest(), formatVersion: '1.0.0', transformers: [{ name: 't', rulesHash: 'h', version: '1' }] };
     expect(parseManifest(old, 'x').transformers).toEqual([{ name: 't', rulesHash: 'h', version: '1' }]);

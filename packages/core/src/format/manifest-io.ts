@@ -24,8 +24,9 @@ export function snapshotPrefix(project: string, env: string, id: string): string
 }
 
 /**
- * Validates a parsed manifest. Accepts any 1.x `formatVersion`; a newer major is refused with a
- * hint to upgrade, since its layout may differ in ways this reader cannot know.
+ * Validates a parsed manifest. Accepts any 1.x `formatVersion`; a newer major, or a manifest whose
+ * `readerVersion` is newer than this build's format, is refused with a hint to upgrade, since its
+ * layout may differ in ways this reader cannot know.
  */
 export function parseManifest(raw: unknown, where: string): Manifest {
   const version = (raw as { formatVersion?: unknown } | null)?.formatVersion;
@@ -35,6 +36,16 @@ export function parseManifest(raw: unknown, where: string): Manifest {
       hint: semver.gt(version, FORMAT_VERSION)
         ? 'Upgrade strata to a version that writes this format.'
         : 'Use the older strata release that wrote this snapshot.',
+    });
+  }
+  // A newer minor that changes how its files must be read (not only adds keys a reader may drop)
+  // says so in `readerVersion`: the oldest format a reader must know. This build refuses it with the
+  // same sentence as a newer major, rather than misread it.
+  const needs = (raw as { readerVersion?: unknown } | null)?.readerVersion;
+  if (typeof needs === 'string' && semver.valid(needs) && semver.gt(needs, FORMAT_VERSION)) {
+    throw new IntegrityError(`The snapshot at ${where} has format ${typeof version === 'string' ? version : needs}, which this strata (format ${FORMAT_VERSION}) cannot read.`, {
+      code: 'manifest-format-unsupported',
+      hint: 'Upgrade strata to a version that writes this format.',
     });
   }
   const newer = typeof version === 'string' && semver.valid(version) !== null && semver.gt(version, FORMAT_VERSION);

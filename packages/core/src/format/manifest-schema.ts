@@ -8,7 +8,8 @@ import { CODECS, fileSuffix, type Codec } from './compression.js';
  * which are ignored. 1.1.0 added `rules` and `anonymizes` to `transformers` entries; 1.2.0 gave
  * `scope` its shape (tenant exports and selected tables); 1.3.0 added `rawBytes` to table entries;
  * 1.4.0 let `data.compression` be `zstd` or `none` besides `gzip`, added `data.level`, made the
- * data file's suffix follow the codec, and added `encryption` (age; data files end in `.age`).
+ * data file's suffix follow the codec, added `encryption` (age; data files end in `.age`) and
+ * `readerVersion` (a newer minor that older readers must refuse, not read in part).
  */
 export const FORMAT_VERSION = '1.4.0';
 /** The first format whose data files may be other than gzip. */
@@ -173,6 +174,11 @@ const manifestSchemaOf = (object: ObjectFactory) => object({
   formatVersion: z.string().refine((v) => semver.valid(v) !== null && semver.major(v) === 1, {
     message: 'must be a 1.x semver',
   }),
+  /**
+   * Since 1.4: the oldest format a reader must know to read this snapshot, when that is newer than
+   * the oldest 1.x reader (a newer minor that changes how files are read sets it; 1.4 never does).
+   */
+  readerVersion: z.string().refine((v) => semver.valid(v) !== null && semver.major(v) === 1, { message: 'must be a 1.x semver' }).optional(),
   id: snapshotId,
   project: z.string(),
   environment: z.string(),
@@ -228,6 +234,9 @@ const manifestSchemaOf = (object: ObjectFactory) => object({
     }
     if (manifest.data.level !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['data', 'level'], message: `is not part of format ${manifest.formatVersion} (it came in ${FIRST_WITH_CODECS})` });
+    }
+    if (manifest.readerVersion !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['readerVersion'], message: `is not part of format ${manifest.formatVersion} (it came in ${FIRST_WITH_CODECS})` });
     }
   }
   if (manifest.data.compression === 'none' && manifest.data.level !== undefined) {
