@@ -20,7 +20,7 @@ import { CopyRowCounter, DigestStream } from '../format/stream-digest.js';
 import { moduleTableName } from '../migrations/migration-source.js';
 import { moduleTablesAt, tablesOfModules } from '../migrations/module-tables.js';
 import type { OperationContext } from '../operation-context.js';
-import { foreignKeyOrder } from '../restore/fk-order.js';
+import { foreignKeyOrder } from '../tables/fk-order.js';
 import { STRATA_VERSION } from '../version.js';
 import { encryptStream } from '../crypto/age-streams.js';
 import { prepareSealer, sealManifest } from './snapshot-encryption.js';
