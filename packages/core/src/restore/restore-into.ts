@@ -1,5 +1,4 @@
 import { normaliseAbort, throwIfAborted } from '../abort.js';
-import { formatDuration } from '../cli/text-format.js';
 import type { DbSession, Queryable } from '../db/driver.js';
 import { driverFor } from '../db/drivers.js';
 import { qualified, quoteIdent } from '../db/sql-names.js';
@@ -14,6 +13,7 @@ import { captureDatabase } from '../snapshot/snapshot-capture.js';
 import { showSnapshot } from '../snapshot/snapshot-catalog.js';
 import { openSnapshot } from '../snapshot/snapshot-encryption.js';
 import { resolveTableNames } from '../tables/table-names.js';
+import { formatDuration } from '../text/unit-format.js';
 import {
   advanceOwnedSequences,
   assertSameColumns,
