@@ -75,6 +75,13 @@ module.exports = {
       to: { path: '(^|/)node_modules/@oclif/core/|^@oclif/core$' },
     },
     {
+      name: 'dialect-outside-db',
+      comment: 'Snapshot and restore code speaks to the driver contract (db/driver.ts); only db/ imports pg or PGlite.',
+      severity: 'error',
+      from: { path: CORE, pathNot: [`${CORE}db/`, TEST] },
+      to: { path: '(^|/)node_modules/(@types/)?(pg|pg-copy-streams|knex-pglite|@electric-sql/pglite)/|^(pg|pg-copy-streams|knex-pglite|@electric-sql/pglite)(/|$)' },
+    },
+    {
       name: 'core-imports-a-plugin',
       comment: 'Core knows no storage, masking or notification: it asks plugins through oclif hooks.',
       severity: 'error',
