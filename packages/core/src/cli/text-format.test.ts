@@ -1,24 +1,16 @@
 import { describe, expect, it } from 'vitest';
 
-import { formatBytes, formatCount, formatDuration, formatEta, formatRate, formatTimestamp, renderTable, visibleText } from './text-format.js';
+import { formatEta, formatRate, formatTimestamp, renderTable, visibleText } from './text-format.js';
 
 describe('text formatters', () => {
-  it('formats counts, bytes and rates', () => {
-    expect(formatCount(1234567)).toBe('1,234,567');
-    expect(formatBytes(512)).toBe('512 B');
-    expect(formatBytes(1536)).toBe('1.5 KiB');
-    expect(formatBytes(3 * 1024 ** 3)).toBe('3.0 GiB');
+  it('formats rates', () => {
     expect(formatRate(950.4)).toBe('950');
     expect(formatRate(1234)).toBe('1.2k');
     expect(formatRate(45_600)).toBe('46k');
     expect(formatRate(2_500_000)).toBe('2.5M');
   });
 
-  it('formats durations and ETAs', () => {
-    expect(formatDuration(850)).toBe('850 ms');
-    expect(formatDuration(3240)).toBe('3.2 s');
-    expect(formatDuration(245_000)).toBe('4m 05s');
-    expect(formatDuration(3_720_000)).toBe('1h 02m');
+  it('formats ETAs', () => {
     expect(formatEta(7)).toBe('0:07');
     expect(formatEta(750)).toBe('12:30');
     expect(formatEta(3723)).toBe('1:02:03');

@@ -1,36 +1,9 @@
 // Small formatters for human output. Deterministic (fixed locale, UTC) so output is the same on
-// every machine and tests can assert on it.
+// every machine and tests can assert on it. Counts, bytes and durations come from text/unit-format.ts,
+// which engine code may use too; everything here is for commands and the progress renderer.
 import type { SnapshotScope } from '../format/manifest-schema.js';
 
-const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
-
-/** `1234567` → `1,234,567`. */
-export function formatCount(n: number): string {
-  return integer.format(n);
-}
-
-/** Bytes in binary units with one decimal: `512 B`, `1.5 KiB`, `3.2 GiB`. */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
-
-/** A duration for reports: `850 ms`, `3.2 s`, `4m 05s`, `1h 02m`. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  const totalSeconds = Math.round(ms / 1000);
-  const hours = Math.floor(totalSeconds / 3600);
-  const minutes = Math.floor((totalSeconds % 3600) / 60);
-  const seconds = totalSeconds % 60;
-  return hours > 0 ? `${hours}h ${pad(minutes)}m` : `${minutes}m ${pad(seconds)}s`;
-}
+export { formatBytes, formatCount, formatDuration } from '../text/unit-format.js';
 
 /** Seconds left as a clock: `0:07`, `12:30`, `1:02:03`. */
 export function formatEta(seconds: number): string {

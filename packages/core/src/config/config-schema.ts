@@ -1,9 +1,9 @@
 import { z } from 'zod';
 
 import { CODECS, compressionProblem, type Compression } from '../format/compression.js';
-import { hooksSchema } from '../promote/promote-hooks.js';
 import { encryptionConfigSchema } from './encryption-config.js';
-import { RETENTION_SPAN } from '../retention/retention-policy.js';
+import { hooksSchema } from './hooks-config.js';
+import { RETENTION_SPAN } from './retention-config.js';
 
 const identifier = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

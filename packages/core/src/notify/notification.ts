@@ -1,5 +1,5 @@
-import { formatBytes, formatCount, formatDuration } from '../cli/text-format.js';
 import type { NotificationEvent, NotifiedOperation, NotifierConfig } from '../contracts/notifier.js';
+import { formatBytes, formatCount, formatDuration } from '../text/unit-format.js';
 
 /** What an operation reports about itself once it ended (a command fills in what it knows). */
 export interface OperationReport {

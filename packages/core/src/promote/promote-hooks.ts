@@ -2,8 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import { z } from 'zod';
-
+import { hooksSchema, type HookStep, type PromotionHooks } from '../config/hooks-config.js';
 import { isConnectionLoss } from '../db/connection-loss.js';
 import { driverFor } from '../db/drivers.js';
 import { ConfigError, StrataError } from '../errors.js';
@@ -12,20 +11,6 @@ import { ConfigError, StrataError } from '../errors.js';
 export class HookError extends StrataError {
   override readonly exitCode = 7;
 }
-
-/**
- * One step of an environment's `hooks.beforeRestore` / `hooks.afterRestore`: a SQL file (a string
- * ending in `.sql`, or `{ sql: 'file.sql' }`, relative to the config file) run on the database,
- * or a shell command (any other string, or `{ run: 'command' }`).
- */
-export type HookStep = string | { sql: string } | { run: string };
-
-export const hookStepSchema = z.union([z.string().min(1), z.strictObject({ sql: z.string().min(1) }), z.strictObject({ run: z.string().min(1) })]);
-export const hooksSchema = z.strictObject({
-  beforeRestore: z.array(hookStepSchema).optional(),
-  afterRestore: z.array(hookStepSchema).optional(),
-});
-export type PromotionHooks = z.output<typeof hooksSchema>;
 
 /** What a hook sees: the database it concerns, the snapshot and the environment. */
 export interface HookContext {

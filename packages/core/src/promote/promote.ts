@@ -1,3 +1,4 @@
+import type { PromotionHooks } from '../config/hooks-config.js';
 import type { Transformer } from '../contracts/transformer.js';
 import { ConfigError } from '../errors.js';
 import { isAnonymized } from '../format/manifest-schema.js';
@@ -8,7 +9,7 @@ import type { RestorePlan, RestoreReport } from '../restore/restore-types.js';
 import { snapshot } from '../snapshot/snapshot-capture.js';
 import { showSnapshot } from '../snapshot/snapshot-catalog.js';
 import { copySnapshot } from '../snapshot/snapshot-copy.js';
-import { parseHooks, runHooks, type PromotionHooks } from './promote-hooks.js';
+import { parseHooks, runHooks } from './promote-hooks.js';
 
 export interface PromoteOptions {
   /** The source environment (its database for `fresh`, its storage for the snapshot). */

@@ -1,5 +1,4 @@
 import { normaliseAbort, throwIfAborted } from '../abort.js';
-import { formatDuration } from '../cli/text-format.js';
 import type { DbSession, Queryable } from '../db/driver.js';
 import { driverFor } from '../db/drivers.js';
 import { qualified, quoteIdent } from '../db/sql-names.js';
@@ -13,6 +12,8 @@ import type { OperationContext } from '../operation-context.js';
 import { captureDatabase } from '../snapshot/snapshot-capture.js';
 import { showSnapshot } from '../snapshot/snapshot-catalog.js';
 import { openSnapshot } from '../snapshot/snapshot-encryption.js';
+import { resolveTableNames } from '../tables/table-names.js';
+import { formatDuration } from '../text/unit-format.js';
 import {
   advanceOwnedSequences,
   assertSameColumns,
@@ -30,7 +31,6 @@ import {
 } from './restore-into-live.js';
 import { loadTable } from './restore-load.js';
 import { checkRestoreArguments, chooseTransformer } from './restore-rules.js';
-import { resolveTableNames } from './restore-selection.js';
 import type { RestoreOptions, RestorePlan, RestoreReport, RestoreTableResult } from './restore-types.js';
 
 /** How long the restore waits for other sessions to let go of the tables before giving up. */

@@ -8,8 +8,9 @@ import { listForeignKeys, listIndexes, listSequences, listTables, normaliseTable
 import { ConfigError, MigrationError } from '../errors.js';
 import type { Manifest, TableEntry } from '../format/manifest-schema.js';
 import type { OperationContext } from '../operation-context.js';
-import { foreignKeyOrder } from './fk-order.js';
-import { resolveTableNames, selectionDependencies } from './restore-selection.js';
+import { foreignKeyOrder } from '../tables/fk-order.js';
+import { resolveTableNames } from '../tables/table-names.js';
+import { selectionDependencies } from './restore-selection.js';
 import { constraintViolation, loadTable } from './restore-table.js';
 import type { RestoreReport, RestoreTableResult } from './restore-types.js';
 

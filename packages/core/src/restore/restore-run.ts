@@ -14,10 +14,10 @@ import type { OperationContext } from '../operation-context.js';
 import { captureDatabase } from '../snapshot/snapshot-capture.js';
 import { showSnapshot } from '../snapshot/snapshot-catalog.js';
 import { openSnapshot } from '../snapshot/snapshot-encryption.js';
+import { resolveTableNames } from '../tables/table-names.js';
 import { loadData, planLoad, type LoadPlan } from './restore-load.js';
 import { restoreInto } from './restore-into.js';
 import { checkRestoreArguments, chooseTransformer, hasSelection } from './restore-rules.js';
-import { resolveTableNames } from './restore-selection.js';
 import { databaseExistsError, resolveRestoreTarget } from './restore-target.js';
 import type { RestoreOptions, RestorePlan, RestoreReport } from './restore-types.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { ConfigError } from '../errors.js';
-import { resolveTableNames, selectionDependencies } from './restore-selection.js';
+import { selectionDependencies } from './restore-selection.js';
 
 // tasks → projects → company; comments → tasks, comments → comments (replies); projects → currency.
 const EDGES = [
@@ -22,18 +22,6 @@ function caught(work: () => unknown): ConfigError {
   }
   throw new Error('expected a ConfigError');
 }
-
-describe('resolveTableNames', () => {
-  it('reads a bare name as public.name and drops duplicates', () => {
-    expect(resolveTableNames(['tasks', 'public.tasks', 'audit.log'], ['public.tasks', 'audit.log'], 'Snapshot X')).toEqual(['public.tasks', 'audit.log']);
-  });
-
-  it('names every unknown table in one sentence', () => {
-    const error = caught(() => resolveTableNames(['tasks', 'nope', 'other.t'], ['public.tasks'], 'Snapshot X'));
-    expect(error.code).toBe('table-unknown');
-    expect(error.message).toBe('Snapshot X has no tables public.nope, other.t.');
-  });
-});
 
 describe('selectionDependencies', () => {
   it('needs nothing for a self-reference or for tables whose references are selected', () => {

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 
+import type { RetentionConfig } from '../config/retention-config.js';
 import { AbortedError, ConfigError } from '../errors.js';
 import { faultPoint } from '../fault-point.js';
 import { environmentPrefix, readManifest, snapshotPrefix } from '../format/manifest-io.js';
@@ -10,7 +11,7 @@ import { ulidTime } from '../snapshot/snapshot-leftovers.js';
 import { describeLease, folderOwner, inspectFolder, REMOVAL_MARKER, removeAbandonedFolder, type FolderInspection } from '../snapshot/snapshot-lease.js';
 import type { CatalogContext } from '../snapshot/snapshot-types.js';
 import { planRetention } from './retention-plan.js';
-import { policyFromConfig, RETENTION_RULES, ruleFlag, validatePolicy, type RetentionConfig, type RetentionPolicy } from './retention-policy.js';
+import { policyFromConfig, RETENTION_RULES, ruleFlag, validatePolicy, type RetentionPolicy } from './retention-policy.js';
 
 /** A folder without a manifest and without a lease is removed once its id is older than this. */
 export const INCOMPLETE_AFTER_MS = 24 * 3_600_000;

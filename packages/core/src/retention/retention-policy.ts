@@ -1,3 +1,4 @@
+import { RETENTION_SPAN, type RetentionConfig } from '../config/retention-config.js';
 import { ConfigError } from '../errors.js';
 
 /**
@@ -19,25 +20,9 @@ export interface RetentionPolicy {
   yearly?: number;
 }
 
-/**
- * An environment's `retention` in the config: the CLI flags' names in camelCase
- * (`--keep-within 30d` ↔ `keepWithin: '30d'`), so the config and the command line read alike.
- */
-export interface RetentionConfig {
-  keepLast?: number;
-  keepWithin?: string;
-  keepDaily?: number;
-  keepWeekly?: number;
-  keepMonthly?: number;
-  keepYearly?: number;
-}
-
 /** The rules, in the order their reasons are listed. */
 export const RETENTION_RULES = ['last', 'within', 'daily', 'weekly', 'monthly', 'yearly'] as const;
 export type RetentionRule = (typeof RETENTION_RULES)[number];
-
-/** A `within` span: a whole number of at least 1 and one unit (h, d, w, m = months, y). */
-export const RETENTION_SPAN = /^([1-9][0-9]*)([hdwmy])$/;
 
 const SPAN_HINT = 'Write a number and a unit: 12h (hours), 30d (days), 2w (weeks), 6m (months) or 1y (years).';
 

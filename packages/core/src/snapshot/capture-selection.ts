@@ -4,7 +4,7 @@ import { readSchemaInfo, tableId, type TableInfo } from '../db/pg-introspect.js'
 import { ConfigError } from '../errors.js';
 import type { SnapshotScope } from '../format/manifest-schema.js';
 import type { OperationContext } from '../operation-context.js';
-import { resolveTableNames } from '../restore/restore-selection.js';
+import { resolveTableNames } from '../tables/table-names.js';
 import { planScope } from './scope-plan.js';
 import { selectScopeRows } from './scope-select.js';
 import type { CaptureSelection } from './snapshot-types.js';
