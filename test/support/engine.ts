@@ -1,7 +1,8 @@
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { migrateUp, withKnex, type LoadedConfig, type OperationContext, type ResolvedEnvironment } from '../../packages/core/src/index.js';
+import { withKnex } from '../../packages/core/src/db/drivers.js';
+import { migrateUp, type LoadedConfig, type OperationContext, type ResolvedEnvironment } from '../../packages/core/src/index.js';
 import type { Codec } from '../../packages/core/src/format/compression.js';
 import { decompressBytes } from './data-files.js';
 import { LocalStorage } from '../../packages/plugin-local/src/local-storage.js';

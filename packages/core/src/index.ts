@@ -1,42 +1,22 @@
+// The public API of @strata/core: what scripts (promotions between environments, CI jobs) and
+// plugins use. It is a choice, not the whole engine: test/api/public-api.test.ts lists every name
+// and fails when one appears or disappears without that list changing with it.
+
+// Configuration: write it, load it, pick an environment.
 export { defineConfig } from './config/config-schema.js';
 export type { StrataConfig, ModuleConfig, EnvironmentConfig, ScopeConfig } from './config/config-schema.js';
-export { loadConfig, resolveEnvironment, findConfigFile, interpolate, CONFIG_FILE_NAMES } from './config/config-loader.js';
+export { loadConfig, resolveEnvironment, findConfigFile, interpolate } from './config/config-loader.js';
 export type { LoadedConfig, ResolvedEnvironment } from './config/config-loader.js';
 export { resolveEncryption, type EncryptionConfig, type EnvironmentEncryption, type Keyring, type SealTo } from './config/encryption-config.js';
-export {
-  StrataError,
-  ConfigError,
-  DatabaseError,
-  StorageError,
-  IntegrityError,
-  MigrationError,
-  AbortedError,
-  redactUrl,
-  isNotFound,
-} from './errors.js';
-export { isStorageDriver } from './contracts/storage.js';
-export { listTables, normaliseTableName, readSchemaInfo } from './db/pg-introspect.js';
-export type { StorageDriver, StorageHookOptions, StorageHookResult } from './contracts/storage.js';
-export { isTransformer } from './contracts/transformer.js';
-export { isNotifier } from './contracts/notifier.js';
-export { checkPlugins, PLUGIN_API_VERSION, type InstalledPlugin } from './plugins/plugin-check.js';
-export type { NotificationEvent, NotifiedOperation, Notifier, NotifierConfig, NotifierHookOptions, NotifierHookResult } from './contracts/notifier.js';
-export type {
-  ColumnInfo,
-  ForeignKeyInfo,
-  RowValues,
-  SchemaInfo,
-  TableInfo,
-  TableTransform,
-  Transformer,
-  TransformerHookOptions,
-  TransformerHookResult,
-} from './contracts/transformer.js';
+export type { HookStep, PromotionHooks } from './config/hooks-config.js';
+export type { RetentionConfig } from './config/retention-config.js';
+
+// Errors: every failure strata reports is one of these, with a code and a hint.
+export { StrataError, ConfigError, DatabaseError, StorageError, IntegrityError, MigrationError, AbortedError } from './errors.js';
+export { HookError } from './promote/promote-hooks.js';
+
+// The operations, one function per command.
 export type { OperationContext, ProgressEvent } from './operation-context.js';
-export { FORMAT_VERSION, MANIFEST_FILE, isAnonymized } from './format/manifest-schema.js';
-export { CODECS, COMPRESSION_LEVELS, DEFAULT_COMPRESSION, type Codec, type Compression } from './format/compression.js';
-export { decodeField, decodeRow, encodeField, encodeRow } from './format/copy-text.js';
-export type { Manifest, TableEntry, ModuleEntry, SnapshotScope, TenantScope } from './format/manifest-schema.js';
 export { snapshot } from './snapshot/snapshot-capture.js';
 export { listSnapshots, showSnapshot, verifySnapshot } from './snapshot/snapshot-catalog.js';
 export { copySnapshot, type CopySnapshotOptions, type CopySnapshotResult } from './snapshot/snapshot-copy.js';
@@ -52,21 +32,43 @@ export type {
   CaptureSelection,
 } from './snapshot/snapshot-types.js';
 export { restore } from './restore/restore-run.js';
-export { resolveRestoreTarget } from './restore/restore-target.js';
-export { checkRestoreArguments } from './restore/restore-rules.js';
-export { moduleTablesAt, type ModuleTables } from './migrations/module-tables.js';
 export type { RestoreOptions, RestoreReport, RestorePlan, RestoreTableResult } from './restore/restore-types.js';
 export { planRetention, KEEP_TAG, type RetentionCandidate, type RetentionKeep, type RetentionPlan } from './retention/retention-plan.js';
-export type { RetentionConfig } from './config/retention-config.js';
 export type { RetentionPolicy } from './retention/retention-policy.js';
 export { prune, type PruneOptions, type PruneResult } from './retention/prune.js';
-export { migrationStatus, migrateUp, runMigrations, planRestoreMigrations } from './migrations/migration-runner.js';
-export { listMigrations, migrationKey, moduleTableName } from './migrations/migration-source.js';
-export type { MigrationRef, ModuleMigrationStatus, RestoreMigrationPlan } from './migrations/migration-types.js';
-export { connectClient, driverFor, endClient, withKnex } from './db/drivers.js';
-export type { CopyInStream, DatabaseDriver, DatabaseServer, DbSession, Queryable, QueryResult } from './db/driver.js';
-export { STRATA_VERSION } from './version.js';
 export { promote, type PromoteOptions, type PromoteResult } from './promote/promote.js';
-export type { HookStep, PromotionHooks } from './config/hooks-config.js';
-export { HookError } from './promote/promote-hooks.js';
-export { tablesLeftEmpty } from './restore/restore-run.js';
+export { migrationStatus, migrateUp } from './migrations/migration-runner.js';
+export type { MigrationRef, ModuleMigrationStatus, RestoreMigrationPlan } from './migrations/migration-types.js';
+
+// The snapshot format, as docs/format.md describes it.
+export { FORMAT_VERSION, MANIFEST_FILE, isAnonymized } from './format/manifest-schema.js';
+export type { Manifest, TableEntry, ModuleEntry, SnapshotScope, TenantScope } from './format/manifest-schema.js';
+export { CODECS, COMPRESSION_LEVELS, DEFAULT_COMPRESSION, type Codec, type Compression } from './format/compression.js';
+export { STRATA_VERSION } from './version.js';
+
+// Plugin contracts: what a storage, anonymizer or notifier plugin implements.
+export { PLUGIN_API_VERSION } from './plugins/plugin-check.js';
+export { isStorageDriver } from './contracts/storage.js';
+export type { StorageDriver, StorageHookOptions, StorageHookResult } from './contracts/storage.js';
+export { isTransformer } from './contracts/transformer.js';
+export type {
+  ColumnInfo,
+  ForeignKeyInfo,
+  RowValues,
+  SchemaInfo,
+  TableInfo,
+  TableTransform,
+  Transformer,
+  TransformerHookOptions,
+  TransformerHookResult,
+} from './contracts/transformer.js';
+export { isNotifier } from './contracts/notifier.js';
+export type { NotificationEvent, NotifiedOperation, Notifier, NotifierConfig, NotifierHookOptions, NotifierHookResult } from './contracts/notifier.js';
+
+// What a transformer plugin needs to read the database and a snapshot's rows the way core does
+// (plugin-anonymize's `anonymize check` and `preview`).
+export { driverFor } from './db/drivers.js';
+export type { DatabaseDriver, DbSession, Queryable, QueryResult } from './db/driver.js';
+export { listTables, normaliseTableName, readSchemaInfo } from './db/pg-introspect.js';
+export { moduleTableName } from './migrations/migration-source.js';
+export { decodeRow } from './format/copy-text.js';
