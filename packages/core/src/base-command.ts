@@ -2,21 +2,16 @@ import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 
 import { createProgressRenderer, type ProgressRenderer } from './cli/progress.js';
 import { visibleText } from './cli/text-format.js';
-import { interpolate, interpolateDeep, loadConfig, resolveEnvironment, type LoadedConfig, type ResolvedEnvironment } from './config/config-loader.js';
-import { isStorageDriver, type StorageDriver, type StorageHookOptions, type StorageHookResult } from './contracts/storage.js';
-import { isNotifier, type NotificationEvent, type NotifiedOperation, type NotifierConfig, type NotifierHookOptions, type NotifierHookResult } from './contracts/notifier.js';
-import { isTransformer, type Transformer, type TransformerHookOptions, type TransformerHookResult } from './contracts/transformer.js';
+import { loadConfig, resolveEnvironment, type LoadedConfig, type ResolvedEnvironment } from './config/config-loader.js';
+import type { StorageDriver } from './contracts/storage.js';
+import type { NotificationEvent, NotifiedOperation, NotifierConfig } from './contracts/notifier.js';
+import type { Transformer } from './contracts/transformer.js';
 import { notificationEvent, targetWants, type OperationReport } from './notify/notification.js';
 import { checkPlugins, type InstalledPlugin } from './plugins/plugin-check.js';
-import { AbortedError, ConfigError, StorageError, StrataError, redactUrl } from './errors.js';
+import { findAnonymizer, findNotifiers, findStorage, type PluginHost } from './plugins/plugin-lookup.js';
+import { firstLine, isStrataErrorLike } from './plugins/plugin-problems.js';
+import { AbortedError, ConfigError } from './errors.js';
 import type { OperationContext } from './operation-context.js';
-
-/** The hooks strata adds to oclif's, for typed `runHook` calls. */
-interface StrataHooks extends Interfaces.Hooks {
-  'strata:storage': { options: StorageHookOptions & Record<string, unknown>; return: StorageHookResult };
-  'strata:transformer': { options: TransformerHookOptions & Record<string, unknown>; return: TransformerHookResult };
-  'strata:notifier': { options: NotifierHookOptions & Record<string, unknown>; return: NotifierHookResult };
-}
 
 /** Flags every strata command accepts (besides `--json`). */
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
@@ -30,14 +25,6 @@ export interface CommandContext extends OperationContext {
 
 /** How long one notification may take before it is given up (a warning, not a failure). */
 const NOTIFY_TIMEOUT_MS = 30_000;
-
-/** The shape of a StrataError, recognised by shape because a plugin may bring its own copy of core. */
-interface StrataErrorLike {
-  code: string;
-  message: string;
-  hint?: string | undefined;
-  exitCode: number;
-}
 
 /** Flags people reach for to hand over a key, refused by name (see `refuseKeysInArguments`). */
 const KEY_FLAGS = /^--?(key|identity|identities|passphrase|password|age-key|age-identity|secret-key)(=|$)/i;
@@ -149,7 +136,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
    */
   protected async loadContext(loaded?: { config: LoadedConfig; env: ResolvedEnvironment }): Promise<CommandContext> {
     const { config, env } = loaded ?? (await this.loadEnvironment());
-    const storage = await this.resolveStorage(env, config.baseDir);
+    const storage = await findStorage(this.pluginHost(), env, config.baseDir, { log: (level, message) => this.note(level, message) });
     this.storages.push(storage);
     if (!this.progress && !this.jsonEnabled()) this.progress = createProgressRenderer(process.stderr);
     const progress = this.progress;
@@ -193,8 +180,16 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected installedPlugins(): InstalledPlugin[] {
     return [...this.config.plugins.values()].map((plugin) => {
       const pluginApi = (plugin.pjson as { strata?: { pluginApi?: unknown } }).strata?.pluginApi;
-      return { name: plugin.name, version: plugin.version, type: plugin.type, ...(typeof pluginApi === 'string' ? { pluginApi } : {}) };
+      return { name: plugin.name, version: plugin.version, type: plugin.type, root: plugin.root, ...(typeof pluginApi === 'string' ? { pluginApi } : {}) };
     });
+  }
+
+  /** What the plugin lookup needs of oclif: the plugins it loaded and a way to run their hooks. */
+  protected pluginHost(): PluginHost {
+    return {
+      plugins: this.installedPlugins(),
+      runHook: (event, options) => this.config.runHook(event, options),
+    };
   }
 
   /**
@@ -210,89 +205,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   /**
-   * Asks the installed plugins for a driver for the environment's storage URL. The first valid
-   * driver wins; a plugin that hands back something else is named, so the user knows what to fix.
-   */
-  private async resolveStorage(env: ResolvedEnvironment, baseDir: string): Promise<StorageDriver> {
-    const url = env.storageUrl;
-    const shown = redactUrl(url);
-    const result = await this.config.runHook<'strata:storage', StrataHooks>('strata:storage', {
-      url,
-      baseDir,
-      options: env.storageOptions,
-    });
-    const invalid: string[] = [];
-    for (const { plugin, result: driver } of result.successes) {
-      if (driver === undefined || driver === null) continue;
-      if (isStorageDriver(driver)) {
-        for (const name of invalid) this.note('warn', `The plugin ${name} returned an invalid storage driver for ${shown}; it was ignored.`);
-        return driver;
-      }
-      invalid.push(plugin.name);
-    }
-    if (invalid.length > 0) {
-      throw new StorageError(`The plugin ${invalid[0]} returned something that is not a storage driver for ${shown}.`, {
-        code: 'storage-plugin-invalid',
-        hint: `Update it (\`strata plugins update\`) or uninstall it (\`strata plugins uninstall ${invalid[0]}\`).`,
-      });
-    }
-    const failure = result.failures[0];
-    if (failure) {
-      if (isStrataErrorLike(failure.error)) throw failure.error;
-      throw new StorageError(`The storage plugin ${failure.plugin.name} failed to open ${shown}: ${firstLine(failure.error.message)}.`.replace(/\.\.$/, '.'), {
-        code: 'storage-plugin-failed',
-        hint: `Check the storage settings of environment "${env.name}"; DEBUG=1 shows the plugin's stack trace.`,
-        cause: failure.error,
-      });
-    }
-    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
-    throw new StorageError(
-      scheme
-        ? `No installed plugin handles ${scheme} storage (${shown}).`
-        : `No installed plugin handles the storage ${shown}: it does not start with a scheme such as file:// or s3://.`,
-      {
-        code: 'storage-unsupported',
-        hint: scheme
-          ? `Use a file:// or s3:// URL, or install a plugin that handles ${scheme}:// (\`strata plugins install <package>\`; \`strata plugins\` lists what is installed).`
-          : 'Write the storage as a URL, e.g. file://./snapshots or s3://bucket/prefix.',
-      },
-    );
-  }
-
-  /**
    * The transformer for `--anonymize`: asks the installed plugins (`strata:transformer` hook) for
    * one that anonymizes with the config's rules. Fails with one sentence when none does.
    */
   protected async resolveAnonymizer(config: LoadedConfig, env: ResolvedEnvironment): Promise<Transformer> {
-    const secrets = this.secrets;
-    const result = await this.config.runHook<'strata:transformer', StrataHooks>('strata:transformer', {
-      strataConfig: config as unknown as Record<string, unknown>,
-      environment: env.name,
-      baseDir: config.baseDir,
-      interpolate: (value: string, where: string) => {
-        const resolved = interpolate(value, where);
-        // A salt or key read from the environment must never be printed either.
-        if (resolved !== value && resolved.length >= 3) secrets.add(resolved);
-        return resolved;
-      },
-    });
-    const failure = result.failures[0];
-    if (failure) {
-      if (isStrataErrorLike(failure.error)) throw failure.error;
-      throw new ConfigError(`The transformer plugin ${failure.plugin.name} failed to load its rules: ${firstLine(failure.error.message)}.`.replace(/\.\.$/, '.'), {
-        code: 'transformer-plugin-failed',
-        hint: 'Check the anonymize section of the config; DEBUG=1 shows the plugin\'s stack trace.',
-        cause: failure.error,
-      });
-    }
-    const anonymizer = result.successes.map((s) => s.result).find((t): t is Transformer => isTransformer(t) && t.anonymizes);
-    if (!anonymizer) {
-      throw new ConfigError('--anonymize needs masking rules, and the config has no anonymize section (or no plugin that reads it).', {
-        code: 'anonymize-not-configured',
-        hint: 'Add an `anonymize: { salt, tables }` section to the config (see the @strata/plugin-anonymize README), or leave out --anonymize.',
-      });
-    }
-    return anonymizer;
+    return findAnonymizer(this.pluginHost(), config, env, { onSecret: (value) => this.secrets.add(value), log: (level, message) => this.note(level, message) });
   }
 
   /**
@@ -325,33 +242,23 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     const warn = (text: string): void => {
       process.stderr.write(`Warning: ${this.scrub(text)}\n`);
     };
-    for (const [index, raw] of targets.entries()) {
-      if (!targetWants(raw, event.outcome)) continue;
-      const where = `environments.${env.name}.notify[${index}]`;
-      let target: NotifierConfig;
-      try {
-        target = interpolateDeep(raw, where) as NotifierConfig;
-      } catch (problem) {
-        warn(`${where} was not notified: ${(problem as Error).message}`);
-        continue;
-      }
+    const lookups = await findNotifiers(this.pluginHost(), env.name, targets, { wanted: (target) => targetWants(target, event.outcome) });
+    for (const { target } of lookups) {
+      if (!target) continue;
       // A webhook's URL is its secret (Slack's are), an SMTP URL holds a password.
       for (const value of [target.url, target.smtp]) if (typeof value === 'string' && value.length >= 8) this.secrets.add(value);
       this.addSecretValues(target);
+    }
+    for (const { notifier, warning, where } of lookups) {
+      if (!notifier) {
+        if (warning) warn(warning);
+        continue;
+      }
       try {
-        const result = await this.config.runHook<'strata:notifier', StrataHooks>('strata:notifier', { target, environment: env.name, index });
-        const hookFailure = result.failures[0];
-        if (hookFailure) throw hookFailure.error;
-        const notifier = result.successes.map((s) => s.result).find(isNotifier);
-        if (!notifier) {
-          warn(`No installed plugin sends "${target.type}" notifications (${where}); nothing was sent.`);
-          continue;
-        }
-        await notifier.send(event, { signal: AbortSignal.timeout(NOTIFY_TIMEOUT_MS) }).catch((sendError: unknown) => {
-          throw new Error(`Could not notify ${notifier.description}: ${firstLine((sendError as Error).message ?? String(sendError))}`);
-        });
-      } catch (problem) {
-        warn(`${firstLine((problem as Error).message ?? String(problem))} (${where})`.replace(/\.\s\(/, ' ('));
+        await notifier.send(event, { signal: AbortSignal.timeout(NOTIFY_TIMEOUT_MS) });
+      } catch (sendError) {
+        const sentence = `Could not notify ${notifier.description}: ${firstLine((sendError as Error).message ?? String(sendError))}`;
+        warn(`${firstLine(sentence)} (${where})`.replace(/\.\s\(/, ' ('));
       }
     }
   }
@@ -494,18 +401,6 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 /** The exit code of a run ended by `signal`: 128 + its number, as shells report it (130, 143). */
 function signalExitCode(signal: NodeJS.Signals): number {
   return signal === 'SIGTERM' ? 143 : 130;
-}
-
-function isStrataErrorLike(error: unknown): error is StrataErrorLike {
-  if (error instanceof StrataError) return true;
-  const e = error as Partial<StrataErrorLike> | null;
-  return error instanceof Error && typeof e?.code === 'string' && typeof e.exitCode === 'number' && 'hint' in error;
-}
-
-/** The first line that says something: oclif's parse errors open with a bare preamble. */
-function firstLine(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^The following errors? occurred:$/.test(l));
-  return lines[0] ?? text.trim();
 }
 
 /** The stack with its chain of causes: what someone debugging needs. */

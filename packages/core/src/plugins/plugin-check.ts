@@ -1,6 +1,9 @@
 import semver from 'semver';
 
 import { ConfigError } from '../errors.js';
+import { pluginProblem, type InstalledPlugin } from './plugin-problems.js';
+
+export { describeType, type InstalledPlugin } from './plugin-problems.js';
 
 /**
  * The version of the contracts core offers plugins (storage, transformer, notifier hooks and their
@@ -8,16 +11,6 @@ import { ConfigError } from '../errors.js';
  * `"strata": { "pluginApi": "^1.0.0" }`; a plugin whose range excludes this version is refused.
  */
 export const PLUGIN_API_VERSION = '1.0.0';
-
-/** A plugin oclif loaded, as far as the checks care. */
-export interface InstalledPlugin {
-  name: string;
-  version: string;
-  /** `core` (bundled), `user` (`strata plugins install`), `link` (`strata plugins link`). */
-  type: string;
-  /** The plugin API range from its package.json, when it declares one. */
-  pluginApi?: string;
-}
 
 /**
  * Refuses to go on for environment `envName` when a plugin it names (`plugins: { name: range }`)
@@ -28,15 +21,7 @@ export function checkPlugins(envName: string, required: unknown, installed: Inst
   for (const plugin of installed) {
     if (plugin.pluginApi === undefined) continue;
     if (semver.validRange(plugin.pluginApi) === null || !semver.satisfies(PLUGIN_API_VERSION, plugin.pluginApi)) {
-      throw new ConfigError(
-        `The plugin ${plugin.name} ${plugin.version} (${describeType(plugin.type)}) was made for strata's plugin API ${plugin.pluginApi}, and this strata offers ${PLUGIN_API_VERSION}.`,
-        {
-          code: 'plugin-api-mismatch',
-          hint: plugin.type === 'core'
-            ? 'Reinstall strata: its bundled plugins should match it.'
-            : `Install a version made for this strata (\`strata plugins install ${plugin.name}\`), or remove it (\`strata plugins uninstall ${plugin.name}\`).`,
-        },
-      );
+      throw pluginProblem({ kind: 'wrong-version', plugin, pluginApi: plugin.pluginApi, offered: PLUGIN_API_VERSION });
     }
   }
   if (required === undefined) return;
@@ -54,25 +39,9 @@ export function checkPlugins(envName: string, required: unknown, installed: Inst
       });
     }
     const plugin = installed.find((p) => p.name === name);
-    const install = `strata plugins install ${name}@"${range}"`;
-    if (!plugin) {
-      throw new ConfigError(`Environment "${envName}" needs the plugin ${name} ${range}, which is not installed.`, {
-        code: 'plugin-missing',
-        hint: `Install it: \`${install}\`.`,
-      });
-    }
+    if (!plugin) throw pluginProblem({ kind: 'not-installed', environment: envName, name, range });
     if (!semver.satisfies(plugin.version, range, { includePrerelease: true })) {
-      throw new ConfigError(`Environment "${envName}" needs the plugin ${name} ${range}, and ${plugin.version} is installed (${describeType(plugin.type)}).`, {
-        code: 'plugin-version-mismatch',
-        hint: plugin.type === 'link'
-          ? `Link a checkout of a matching version (\`strata plugins link <dir>\`), or install one: \`${install}\`.`
-          : `Install a matching version: \`${install}\`.`,
-      });
+      throw pluginProblem({ kind: 'wrong-version', environment: envName, plugin, range });
     }
   }
-}
-
-/** How people call a plugin of this oclif type: bundled, installed or linked. */
-export function describeType(type: string): string {
-  return type === 'core' ? 'bundled' : type === 'user' ? 'installed' : type === 'link' ? 'linked' : type;
 }
