@@ -70,7 +70,7 @@ export default class Doctor extends BaseCommand<typeof Doctor> {
     } else {
       try {
         const installed = this.installedPlugins();
-        checkPlugins(env.name, env.raw.plugins, installed);
+        checkPlugins(env.name, env.plugins, installed);
         const strataPlugins = installed.filter((p) => p.name.includes('strata'));
         record('plugins', { status: 'ok', detail: strataPlugins.filter((p) => p.name !== this.config.name).map((p) => `${p.name} ${p.version} (${describeType(p.type)})`).join(', ') });
       } catch (error) {
