@@ -60,6 +60,7 @@ export { planRetention, KEEP_TAG, type RetentionCandidate, type RetentionKeep, t
 export type { RetentionConfig } from './config/retention-config.js';
 export type { RetentionPolicy } from './retention/retention-policy.js';
 export { prune, type PruneOptions, type PruneResult } from './retention/prune.js';
+export { runDoctor, type DoctorCheck, type DoctorInputs, type DoctorOutcome, type DoctorReport } from './doctor/doctor.js';
 export { migrationStatus, migrateUp, runMigrations, planRestoreMigrations } from './migrations/migration-runner.js';
 export { listMigrations, migrationKey, moduleTableName } from './migrations/migration-source.js';
 export type { MigrationRef, ModuleMigrationStatus, RestoreMigrationPlan } from './migrations/migration-types.js';
