@@ -7,7 +7,7 @@
 /** packages/core/src paths per floor, top to bottom. A folder ends in `/`, a file in `.ts`. */
 const FLOORS = [
   ['commands', ['commands/', 'cli/', 'base-command.ts', 'command.ts', 'index.ts']],
-  ['engine', ['snapshot/', 'restore/', 'promote/', 'retention/', 'notify/']],
+  ['engine', ['snapshot/', 'restore/', 'promote/', 'retention/', 'notify/', 'doctor/']],
   ['services', ['plugins/', 'config/', 'migrations/', 'db/', 'format/', 'crypto/', 'tables/', 'operation-context.ts']],
   ['ground', ['contracts/', 'text/', 'errors.ts', 'abort.ts', 'fault-point.ts', 'version.ts', 'process-identity.ts']],
 ];
@@ -19,6 +19,7 @@ const ENGINE = {
   retention: ['snapshot'],
   snapshot: [],
   notify: [],
+  doctor: [],
 };
 
 const CORE = '^packages/core/src/';

@@ -116,7 +116,7 @@ describe('compression codecs', () => {
       project.config.compression = { codec: 'gzip', level: 4 };
       expect(await codecOf()).toMatchObject({ compression: 'gzip', level: 4 });
       // The environment's section, as resolveEnvironment hands it on.
-      ctx.env.raw.compression = { codec: 'none' };
+      ctx.env.compression = { codec: 'none' };
       expect(await codecOf()).toEqual({ format: 'postgresql-copy-text', compression: 'none', encoding: 'UTF8' });
       // The option wins over both.
       expect((await snapshot({ ...ctx, compression: 'zstd' })).manifest.data).toMatchObject({ compression: 'zstd', level: 1 });

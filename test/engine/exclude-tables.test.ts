@@ -55,7 +55,7 @@ describe('tables left empty on restore', () => {
     const taken = await snapshot(ctx);
     const database = `strata_test_excl_env_${Date.now()}`;
     created.push(database);
-    await restore({ ...ctx, env: { ...ctx.env, raw: { restore: { exclude: ['notification_settings'] } } }, id: taken.id, database });
+    await restore({ ...ctx, env: { ...ctx.env, restore: { exclude: ['notification_settings'] } }, id: taken.id, database });
     expect(await count(databaseUrl(source.url, database), 'notification_settings')).toBe(0);
   });
 

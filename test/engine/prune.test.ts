@@ -273,7 +273,7 @@ describe.each(backends)('prune on $name', (backend) => {
   it("uses the environment's retention from the config when no policy is given", async () => {
     await fabricate();
     const base = context();
-    const ctx = { ...base, env: { ...base.env, raw: { retention: { keepWithin: '2d', keepMonthly: 3 } } } };
+    const ctx = { ...base, env: { ...base.env, retention: { keepWithin: '2d', keepMonthly: 3 } } };
     const result = await prune(ctx, { dryRun: true, now: NOW });
     expect(result.policy).toEqual(POLICY);
     expectPlan(result);
@@ -292,7 +292,7 @@ describe.each(backends)('prune on $name', (backend) => {
       },
     });
     const base = { ...context(), storage: watching };
-    for (const ctx of [base, { ...base, env: { ...base.env, raw: { retention: {} } } }]) {
+    for (const ctx of [base, { ...base, env: { ...base.env, retention: {} } }]) {
       await expect(prune(ctx, { now: NOW })).rejects.toMatchObject({
         code: 'retention-policy-empty',
         exitCode: 2,

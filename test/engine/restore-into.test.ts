@@ -268,7 +268,7 @@ describe('restoreInto', () => {
 
   it("applies a transformer and the environment's requireAnonymized rule", async () => {
     const { db, id, atSnapshot, ctx } = await liveDatabase();
-    const strict = { ...ctx, env: { ...ctx.env, raw: { requireAnonymized: true } } };
+    const strict = { ...ctx, env: { ...ctx.env, requireAnonymized: true } };
     const before = await contents(db.url);
     await expect(restoreInto({ ...strict, id, into: db.name, tables: ['projects'] })).rejects.toMatchObject({ code: 'anonymization-required' });
     expect(await contents(db.url)).toEqual(before);

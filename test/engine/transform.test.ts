@@ -152,7 +152,7 @@ describe('a transformer on restore', () => {
   it('an environment that requires anonymized data refuses a raw snapshot unless the restore anonymizes it', async () => {
     const raw = await snapshot(project.context(source.url));
     const strict = project.context(source.url);
-    strict.env = { ...strict.env, raw: { ...strict.env.raw, requireAnonymized: true } };
+    strict.env = { ...strict.env, requireAnonymized: true };
     const before = await adminQuery<{ n: string }>("SELECT count(*) AS n FROM pg_database WHERE datname LIKE 'strata_tmp_%'");
 
     await expect(restore({ ...strict, id: raw.id, database: newDatabase('refused') })).rejects.toMatchObject({ code: 'anonymization-required' });

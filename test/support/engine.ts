@@ -49,7 +49,7 @@ export async function engineProject(
     dir,
     config,
     context(databaseUrl, extra = {}) {
-      const env: ResolvedEnvironment = { name: 'test', databaseUrl, storageUrl: 'file://./snapshots', storageOptions: {}, raw: {} };
+      const env: ResolvedEnvironment = { name: 'test', databaseUrl, storageUrl: 'file://./snapshots', storageOptions: {} };
       const warnings: string[] = [];
       return { config, env, storage, log: (level, message) => level === 'warn' && warnings.push(message), warnings, ...extra };
     },

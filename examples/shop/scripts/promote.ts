@@ -48,7 +48,7 @@ async function contextOf(config: LoadedConfig, name: string): Promise<OperationC
 
 /** The config's masking rules, when the target accepts only anonymized data. */
 async function maskingFor(config: LoadedConfig, env: ResolvedEnvironment): Promise<Transformer | undefined> {
-  if (env.raw.requireAnonymized !== true) return undefined;
+  if (env.requireAnonymized !== true) return undefined;
   return transformerHook({ strataConfig: config as unknown as Record<string, unknown>, environment: env.name, baseDir: config.baseDir, interpolate });
 }
 

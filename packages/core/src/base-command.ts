@@ -120,7 +120,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
    */
   protected pickEnvironment(config: LoadedConfig, name: string | undefined, options: { checkPlugins?: boolean } = {}): ResolvedEnvironment {
     const env = resolveEnvironment(config, name);
-    if (options.checkPlugins !== false) checkPlugins(env.name, env.raw.plugins, this.installedPlugins());
+    if (options.checkPlugins !== false) checkPlugins(env.name, env.plugins, this.installedPlugins());
     this.addSecretsOf(env.databaseUrl);
     this.addSecretsOf(env.storageUrl);
     this.addSecretValues(env.storageOptions);
@@ -222,7 +222,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (!pending) return;
     this.notification = undefined;
     const { config, env } = pending;
-    const targets = (env.raw.notify as NotifierConfig[] | undefined) ?? [];
+    const targets: NotifierConfig[] = env.notify ?? [];
     if (targets.length === 0) return;
     if (error instanceof Errors.ExitError && error.oclif.exit === 0) error = undefined;
     const failure = error

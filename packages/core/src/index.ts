@@ -38,6 +38,7 @@ export type { RetentionPolicy } from './retention/retention-policy.js';
 export { prune, type PruneOptions, type PruneResult } from './retention/prune.js';
 export { promote, type PromoteOptions, type PromoteResult } from './promote/promote.js';
 export { migrationStatus, migrateUp } from './migrations/migration-runner.js';
+export { runDoctor, type DoctorCheck, type DoctorInputs, type DoctorOutcome, type DoctorReport } from './doctor/doctor.js';
 export type { MigrationRef, ModuleMigrationStatus, RestoreMigrationPlan } from './migrations/migration-types.js';
 
 // The snapshot format, as docs/format.md describes it.

@@ -47,7 +47,7 @@ In a terminal, strata asks before it starts (--yes skips the question); without 
     if (!flags['dry-run']) this.notification = notification;
     let transformer: Transformer | undefined;
     if (flags.anonymize) transformer = await this.resolveAnonymizer(source.config, targetEnv);
-    else if (targetEnv.raw.requireAnonymized === true) {
+    else if (targetEnv.requireAnonymized === true) {
       // Needed only when the snapshot is not anonymized already: promote decides, and says so.
       transformer = await this.resolveAnonymizer(source.config, targetEnv).catch(() => undefined);
     }

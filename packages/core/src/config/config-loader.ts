@@ -5,8 +5,10 @@ import { pathToFileURL } from 'node:url';
 
 import { ConfigError } from '../errors.js';
 import { DEFAULT_COMPRESSION, type Codec, type Compression } from '../format/compression.js';
-import { strataConfigSchema, type ParsedStrataConfig } from './config-schema.js';
+import { strataConfigSchema, type ParsedEnvironmentConfig, type ParsedStrataConfig } from './config-schema.js';
 import { resolveEncryption, type EnvironmentEncryption } from './encryption-config.js';
+import type { PromotionHooks } from './hooks-config.js';
+import type { RetentionConfig } from './retention-config.js';
 
 /** File names looked for, in this order, when no `--config` is given. */
 export const CONFIG_FILE_NAMES = [
@@ -40,8 +42,20 @@ export interface ResolvedEnvironment {
    * STRATA_AGE_KEY & co.; an environment built by hand without it reads those variables too.
    */
   encryption?: EnvironmentEncryption;
-  /** The raw environment section, for features and plugins that read their own keys. */
-  raw: Record<string, unknown>;
+  /** Only anonymized data may be restored here (`requireAnonymized: true`). */
+  requireAnonymized?: boolean;
+  /** This environment's own compression, parsed; `compressionOf` falls back to the top level. */
+  compression?: Compression;
+  /** How restores into this environment behave: `exclude` lists tables left empty. */
+  restore?: ParsedEnvironmentConfig['restore'];
+  /** Steps run before and after restores of a promotion into this environment, parsed. */
+  hooks?: PromotionHooks;
+  /** Plugins this environment needs, with semver ranges. */
+  plugins?: Record<string, string>;
+  /** Notification targets as written: `${VAR}` is read when a notification is sent. */
+  notify?: ParsedEnvironmentConfig['notify'];
+  /** What `strata prune` keeps when no `--keep-*` flag is given. */
+  retention?: RetentionConfig;
 }
 
 /** Finds the config file: `configPath` if given, else the first of CONFIG_FILE_NAMES in `cwd`. */
@@ -164,17 +178,24 @@ export function resolveEnvironment(config: LoadedConfig, name?: string): Resolve
     storageUrl: interpolate(storageUrl, `environments.${envName}.storage`),
     storageOptions: interpolateDeep(storageOptions, `environments.${envName}.storage`) as Record<string, unknown>,
     encryption: resolveEncryption(env.encryption, `environments.${envName}.encryption`, config.baseDir),
-    raw: env as Record<string, unknown>,
+    // The sections the schema parsed, handed on typed: nothing downstream reads the section itself.
+    ...(env.requireAnonymized !== undefined ? { requireAnonymized: env.requireAnonymized } : {}),
+    ...(env.compression !== undefined ? { compression: env.compression } : {}),
+    ...(env.restore !== undefined ? { restore: env.restore } : {}),
+    ...(env.hooks !== undefined ? { hooks: env.hooks } : {}),
+    ...(env.plugins !== undefined ? { plugins: env.plugins } : {}),
+    ...(env.notify !== undefined ? { notify: env.notify } : {}),
+    ...(env.retention !== undefined ? { retention: env.retention } : {}),
   };
 }
 
 /**
- * The compression snapshots of `env` are written with: the environment's own `compression` (read
- * from its section, as every per-environment key is), else the config's top-level one, else
- * `DEFAULT_COMPRESSION` (zstd level 1). Checked by the caller (`resolveCompression`).
+ * The compression snapshots of `env` are written with: the environment's own `compression`, else
+ * the config's top-level one, else `DEFAULT_COMPRESSION` (zstd level 1). Checked by the caller
+ * (`resolveCompression`).
  */
-export function compressionOf(config: Pick<ParsedStrataConfig, 'compression'>, env: Pick<ResolvedEnvironment, 'raw'>): Codec | Compression {
-  return (env.raw.compression as Codec | Compression | undefined) ?? config.compression ?? DEFAULT_COMPRESSION;
+export function compressionOf(config: Pick<ParsedStrataConfig, 'compression'>, env: Pick<ResolvedEnvironment, 'compression'>): Codec | Compression {
+  return env.compression ?? config.compression ?? DEFAULT_COMPRESSION;
 }
 
 /** Interpolates `${VAR}` in every string of a value (objects and arrays included). */

@@ -43,11 +43,11 @@ describe('compression in the config', () => {
         prod: { database: 'x', storage: 'file://./b', compression: 'none' },
       },
     }).data!;
-    // What resolveEnvironment hands on as `raw`: the environment's parsed section.
-    const env = (name: string) => ({ raw: config.environments[name] as Record<string, unknown> });
+    // What resolveEnvironment hands on as `compression`: the environment's parsed key.
+    const env = (name: string) => ({ compression: config.environments[name]!.compression });
     expect(compressionOf(config, env('prod'))).toEqual({ codec: 'none' });
     expect(compressionOf(config, env('dev'))).toEqual({ codec: 'gzip', level: 6 });
-    expect(compressionOf(parse({}).data!, { raw: {} })).toEqual({ codec: 'zstd', level: 1 });
+    expect(compressionOf(parse({}).data!, {})).toEqual({ codec: 'zstd', level: 1 });
   });
 
   it('refuses an unknown codec, a level out of range, a level for none and unknown keys', () => {

@@ -130,6 +130,8 @@ export const strataConfigSchema = z.looseObject({
 export type ModuleConfig = z.input<typeof moduleConfigSchema>;
 export type ScopeConfig = z.output<typeof scopeConfigSchema>;
 export type EnvironmentConfig = z.input<typeof environmentConfigSchema>;
+/** One environment's section after validation (compression parsed, hooks checked). */
+export type ParsedEnvironmentConfig = z.output<typeof environmentConfigSchema>;
 /** The config as a user writes it (what `defineConfig` accepts). */
 export type StrataConfig = z.input<typeof strataConfigSchema>;
 /** The config after validation and defaults. */

@@ -2,10 +2,10 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import { hooksSchema, type HookStep, type PromotionHooks } from '../config/hooks-config.js';
+import type { HookStep } from '../config/hooks-config.js';
 import { isConnectionLoss } from '../db/connection-loss.js';
 import { driverFor } from '../db/drivers.js';
-import { ConfigError, StrataError } from '../errors.js';
+import { StrataError } from '../errors.js';
 
 /** A promotion hook failed: the promotion stopped there. */
 export class HookError extends StrataError {
@@ -21,20 +21,6 @@ export interface HookContext {
   /** Directory SQL files are relative to (the config's). */
   baseDir: string;
   signal?: AbortSignal;
-}
-
-/** Reads and checks an environment's `hooks` section; `undefined` when it has none. */
-export function parseHooks(raw: unknown, envName: string): PromotionHooks | undefined {
-  if (raw === undefined) return undefined;
-  const parsed = hooksSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(`environments.${envName}.hooks${issue?.path.length ? `.${issue.path.join('.')}` : ''} is invalid: ${issue?.message ?? 'unknown problem'}.`, {
-      code: 'config-invalid',
-      hint: 'Each hook is a SQL file ("scrub.sql" or { sql: "scrub.sql" }) or a shell command ({ run: "…" }), under beforeRestore or afterRestore.',
-    });
-  }
-  return parsed.data;
 }
 
 /** A step as people read it in messages: `hooks.afterRestore[1] (sql scrub.sql)`. */

@@ -9,7 +9,7 @@ import type { RestorePlan, RestoreReport } from '../restore/restore-types.js';
 import { snapshot } from '../snapshot/snapshot-capture.js';
 import { showSnapshot } from '../snapshot/snapshot-catalog.js';
 import { copySnapshot } from '../snapshot/snapshot-copy.js';
-import { parseHooks, runHooks } from './promote-hooks.js';
+import { runHooks } from './promote-hooks.js';
 
 export interface PromoteOptions {
   /** The source environment (its database for `fresh`, its storage for the snapshot). */
@@ -76,7 +76,7 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
       hint: 'Leave out one of them.',
     });
   }
-  const hooks = options.hooks ?? parseHooks(to.env.raw.hooks, to.env.name) ?? {};
+  const hooks = options.hooks ?? to.env.hooks ?? {};
   const excludeTables = tablesLeftEmpty(to.env, options.excludeTables);
   const shared = from.storage.location === to.storage.location;
 

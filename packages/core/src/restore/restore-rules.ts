@@ -33,7 +33,7 @@ export function assertAnonymizationAllowed(
   transformer: Transformer | undefined,
   words: { hint: string; source?: string },
 ): void {
-  if (env.raw.requireAnonymized !== true || isAnonymized(manifest) || transformer?.anonymizes) return;
+  if (env.requireAnonymized !== true || isAnonymized(manifest) || transformer?.anonymizes) return;
   throw new ConfigError(
     `Environment "${env.name}" accepts only anonymized data, and snapshot ${manifest.id}${words.source ? ` of "${words.source}"` : ''} was not anonymized.`,
     { code: 'anonymization-required', hint: words.hint },

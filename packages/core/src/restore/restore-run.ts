@@ -214,7 +214,7 @@ function isDuplicateDatabase(error: unknown): boolean {
 
 /** Tables a restore leaves empty: the environment's `restore.exclude` and the ones asked for. */
 export function tablesLeftEmpty(env: OperationContext['env'], asked: string[] = []): string[] {
-  const configured = (env.raw.restore as { exclude?: unknown } | undefined)?.exclude;
+  const configured = env.restore?.exclude;
   return [...new Set([...(Array.isArray(configured) ? configured.map(String) : []), ...asked])];
 }
 

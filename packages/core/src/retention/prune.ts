@@ -1,7 +1,6 @@
 import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 
-import type { RetentionConfig } from '../config/retention-config.js';
 import { AbortedError, ConfigError } from '../errors.js';
 import { faultPoint } from '../fault-point.js';
 import { environmentPrefix, readManifest, snapshotPrefix } from '../format/manifest-io.js';
@@ -136,7 +135,7 @@ export async function prune(ctx: CatalogContext, options: PruneOptions = {}): Pr
 }
 /** The policy from the options, else from the environment's `retention`; refuses when neither has a rule. */
 function resolvePolicy(ctx: CatalogContext, given: RetentionPolicy | undefined): RetentionPolicy {
-  const configured = ctx.env.raw.retention as RetentionConfig | undefined;
+  const configured = ctx.env.retention;
   const policy = given ?? (configured ? policyFromConfig(configured) : undefined);
   // An empty object (`retention: {}`, or a script passing `{}`) refuses the same way as none.
   const empty = policy === undefined || (typeof policy === 'object' && policy !== null && Object.values(policy).every((v) => v === undefined));
