@@ -8,7 +8,7 @@ import { isNotifier, type NotificationEvent, type NotifiedOperation, type Notifi
 import { isTransformer, type Transformer, type TransformerHookOptions, type TransformerHookResult } from './contracts/transformer.js';
 import { notificationEvent, targetWants, type OperationReport } from './notify/notification.js';
 import { checkPlugins, type InstalledPlugin } from './plugins/plugin-check.js';
-import { AbortedError, ConfigError, StorageError, StrataError, redactUrl } from './errors.js';
+import { AbortedError, ConfigError, isStrataErrorLike, StorageError, StrataError, redactUrl } from './errors.js';
 import type { OperationContext } from './operation-context.js';
 
 /** The hooks strata adds to oclif's, for typed `runHook` calls. */
@@ -30,14 +30,6 @@ export interface CommandContext extends OperationContext {
 
 /** How long one notification may take before it is given up (a warning, not a failure). */
 const NOTIFY_TIMEOUT_MS = 30_000;
-
-/** The shape of a StrataError, recognised by shape because a plugin may bring its own copy of core. */
-interface StrataErrorLike {
-  code: string;
-  message: string;
-  hint?: string | undefined;
-  exitCode: number;
-}
 
 /** Flags people reach for to hand over a key, refused by name (see `refuseKeysInArguments`). */
 const KEY_FLAGS = /^--?(key|identity|identities|passphrase|password|age-key|age-identity|secret-key)(=|$)/i;
@@ -496,11 +488,6 @@ function signalExitCode(signal: NodeJS.Signals): number {
   return signal === 'SIGTERM' ? 143 : 130;
 }
 
-function isStrataErrorLike(error: unknown): error is StrataErrorLike {
-  if (error instanceof StrataError) return true;
-  const e = error as Partial<StrataErrorLike> | null;
-  return error instanceof Error && typeof e?.code === 'string' && typeof e.exitCode === 'number' && 'hint' in error;
-}
 
 /** The first line that says something: oclif's parse errors open with a bare preamble. */
 function firstLine(text: string): string {
