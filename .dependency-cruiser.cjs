@@ -100,6 +100,13 @@ module.exports = {
       },
     },
     {
+      name: 'plugin-imports-core',
+      comment: 'A plugin takes contracts and errors from @strata/contracts, its run-time dependency; it does not import @strata/core (README, Writing a plugin). plugin-anonymize\'s commands still extend core\'s base command.',
+      severity: 'error',
+      from: { path: '^packages/plugin-', pathNot: '^packages/plugin-anonymize/src/commands/' },
+      to: { path: '^packages/core/|(^|/)node_modules/@strata/core/|^@strata/core(/|$)' },
+    },
+    {
       name: 'plugin-imports-another-plugin',
       comment: 'A plugin imports nothing from another plugin.',
       severity: 'error',

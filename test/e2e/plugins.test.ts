@@ -139,6 +139,15 @@ describe('the S3 plugin', () => {
     );
     const { version } = (await import(path.join(PLUGIN_DIR, 'package.json'), { with: { type: 'json' } })).default as { version: string };
     const tarball = path.join(packDir, `strata-plugin-s3-${version}.tgz`);
+    // The plugin depends on @strata/contracts, which is not published: pack it too and install it
+    // into the plugin data folder first, where npm then finds it for the plugin's dependency.
+    const contractsDir = path.join(REPO_ROOT, 'packages/contracts');
+    await run('npm', ['pack', '--silent', '--pack-destination', packDir], { cwd: contractsDir });
+    const contracts = (await import(path.join(contractsDir, 'package.json'), { with: { type: 'json' } })).default as { version: string };
+    await mkdir(dataDir, { recursive: true });
+    // The package.json `strata plugins install` starts from, so npm installs here and not above.
+    await writeFile(path.join(dataDir, 'package.json'), JSON.stringify({ private: true, oclif: { schema: 1, plugins: [] }, dependencies: {} }));
+    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', `file:${path.join(packDir, `strata-contracts-${contracts.version}.tgz`)}`], { cwd: dataDir });
 
     const installed = await strataIn(dataDir, ['plugins', 'install', `file:${tarball}`]);
     expect(installed.exitCode, describeRun(installed)).toBe(0);

@@ -1,4 +1,4 @@
-import { AbortedError, StrataError } from './errors.js';
+import { AbortedError, isStrataErrorLike } from './errors.js';
 
 /** Throws `AbortedError` when `signal` has fired. */
 export function throwIfAborted(signal: AbortSignal | undefined, doing: string): void {
@@ -15,7 +15,7 @@ export function abortedError(doing: string): AbortedError {
 
 /** Maps the error a stream throws when its signal fires onto `AbortedError`; passes others through. */
 export function normaliseAbort(error: unknown, signal: AbortSignal | undefined, doing: string): unknown {
-  if (error instanceof StrataError) return error;
+  if (isStrataErrorLike(error)) return error; // a plugin's copy of the class counts too
   if (signal?.aborted || (error as { name?: string } | null)?.name === 'AbortError') return abortedError(doing);
   return error;
 }

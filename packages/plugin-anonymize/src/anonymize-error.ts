@@ -1,9 +1,9 @@
-import { StrataError } from '@strata/core';
+import { StrataError } from '@strata/contracts';
 
 /**
  * The plugin's error: one of core's errors (so the CLI prints its sentence and hint and exits
- * with its code), with the exit code chosen per error: 2 for bad configuration or rules. This
- * plugin depends on core at run time anyway (its commands extend core's base command). A message
+ * with its code), with the exit code chosen per error: 2 for bad configuration or rules. Its
+ * class comes from `@strata/contracts`, as every plugin's errors do. A message
  * or hint never contains the salt.
  */
 export class AnonymizeError extends StrataError {

@@ -1,5 +1,5 @@
-import type { RowValues, SchemaInfo, TableInfo, TableTransform } from '@strata/core';
-import { isTransformer } from '@strata/core';
+import type { RowValues, SchemaInfo, TableInfo, TableTransform } from '@strata/contracts';
+import { isTransformer } from '@strata/contracts';
 import { describe, expect, it } from 'vitest';
 
 import { AnonymizeError } from './anonymize-error.js';

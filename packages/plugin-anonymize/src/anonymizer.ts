@@ -1,4 +1,4 @@
-import type { RowValues, SchemaInfo, TableInfo, TableTransform, Transformer } from '@strata/core';
+import type { RowValues, SchemaInfo, TableInfo, TableTransform, Transformer } from '@strata/contracts';
 
 import type { AnonymizeConfig, ColumnRule } from './anonymize-config.js';
 import { AnonymizeError } from './anonymize-error.js';

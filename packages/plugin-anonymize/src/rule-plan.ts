@@ -1,4 +1,4 @@
-import type { ColumnInfo, SchemaInfo, TableInfo } from '@strata/core';
+import type { ColumnInfo, SchemaInfo, TableInfo } from '@strata/contracts';
 
 import type { AnonymizeConfig, ColumnRule } from './anonymize-config.js';
 import { AnonymizeError, closeNames, rulesError } from './anonymize-error.js';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { StorageError } from '@strata/core';
+import { StorageError } from '@strata/contracts';
 
 /** Whether this plugin handles `url`: any `file:` URL, in any letter case. */
 export function isFileUrl(url: string): boolean {

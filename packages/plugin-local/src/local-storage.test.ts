@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { StorageError, isStorageDriver } from '@strata/core';
+import { StorageError, isStorageDriver } from '@strata/contracts';
 
 import { storageHook } from './hooks/storage.js';
 import { LocalStorage } from './local-storage.js';

@@ -6,7 +6,7 @@ import { addAbortSignal, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 
-import { StorageError, type StorageDriver } from '@strata/core';
+import { StorageError, type StorageDriver } from '@strata/contracts';
 
 /** Suffix of in-flight writes; such files are never listed and never read as objects. */
 const TEMP_SUFFIX = '.strata-tmp';

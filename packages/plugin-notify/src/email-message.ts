@@ -1,4 +1,4 @@
-import type { NotificationEvent } from '@strata/core';
+import type { NotificationEvent } from '@strata/contracts';
 
 /**
  * The subject: `[strata] snapshot of shop/prod failed`, or for a promotion

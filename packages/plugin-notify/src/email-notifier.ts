@@ -1,4 +1,4 @@
-import type { NotificationEvent, Notifier } from '@strata/core';
+import type { NotificationEvent, Notifier } from '@strata/contracts';
 import { createTransport } from 'nodemailer';
 
 import { emailSubject, emailText } from './email-message.js';

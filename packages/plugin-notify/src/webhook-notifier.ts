@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import type { NotificationEvent, Notifier } from '@strata/core';
+import type { NotificationEvent, Notifier } from '@strata/contracts';
 
 import type { WebhookSettings } from './notify-config.js';
 import { NotifyError, stopped } from './notify-error.js';

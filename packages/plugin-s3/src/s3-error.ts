@@ -1,28 +1,19 @@
+import { StrataError } from '@strata/contracts';
+
 /**
- * The plugin's own error class. It has the shape of core's `StrataError` (`name`, `message`,
- * `code`, `hint`, `exitCode`) without importing it: installed per environment with
- * `strata plugins install`, this plugin cannot resolve `@strata/core` at run time, and core
- * recognises errors by shape, not by class.
+ * The plugin's error: a StrataError from `@strata/contracts` (so the CLI prints its sentence and
+ * hint and exits with its code), with the exit code chosen per error: 4 for storage problems, 2 for bad configuration.
  */
-export class S3StorageError extends Error {
-  /** Stable machine-readable code, e.g. `s3-access-denied`, or `not-found` for a missing object. */
-  readonly code: string;
-  /** What the user can do about it, one sentence. */
-  readonly hint: string | undefined;
-  /** Process exit code: 4 for storage problems, 2 for bad configuration. */
-  readonly exitCode: number;
+export class S3StorageError extends StrataError {
+  override readonly exitCode: number;
 
   constructor(message: string, options: { code: string; hint?: string; exitCode?: number; cause?: unknown }) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
-    this.code = options.code;
-    this.hint = options.hint;
+    super(message, {
+      code: options.code,
+      ...(options.hint === undefined ? {} : { hint: options.hint }),
+      ...(options.cause === undefined ? {} : { cause: options.cause }),
+    });
     this.exitCode = options.exitCode ?? 4;
-  }
-
-  /** The JSON form printed by `--json`, as core's errors do. */
-  toJSON(): { error: { code: string; message: string; hint?: string } } {
-    return { error: { code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}) } };
   }
 }
 

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { buffer, text } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 
-import { isStorageDriver } from '@strata/core';
+import { isStorageDriver } from '@strata/contracts';
 
 import { createTestBucket, s3DriverOptions, type TestBucket } from '../../../test/support/s3.js';
 import { startFaultProxy, type FaultProxy } from '../../../test/support/fault-proxy.js';

@@ -12,7 +12,7 @@ import {
   paginateListObjectsV2,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { StorageDriver } from '@strata/core';
+import type { StorageDriver } from '@strata/contracts';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 

@@ -1,4 +1,4 @@
-import { ConfigError, StorageError, StrataError, redactUrl } from '../errors.js';
+import { ConfigError, isStrataErrorLike, StorageError, StrataError, redactUrl } from '../errors.js';
 
 /** A plugin oclif loaded (or any host loaded), as far as the lookup and the checks care. */
 export interface InstalledPlugin {
@@ -31,19 +31,8 @@ export type PluginProblem =
   | { kind: 'wrong-version'; role: PluginRole; plugin: string; subject: string }
   | { kind: 'failed'; role: PluginRole; plugin: string; error: Error; doing: string; check: string };
 
-/** The shape of a StrataError, recognised by shape because a plugin may bring its own copy of core. */
-export interface StrataErrorLike {
-  code: string;
-  message: string;
-  hint?: string | undefined;
-  exitCode: number;
-}
-
-export function isStrataErrorLike(error: unknown): error is StrataErrorLike {
-  if (error instanceof StrataError) return true;
-  const e = error as Partial<StrataErrorLike> | null;
-  return error instanceof Error && typeof e?.code === 'string' && typeof e.exitCode === 'number' && 'hint' in error;
-}
+/** A StrataError, recognised by shape (one rule, in @strata/contracts): a plugin may bring its own copy of the class. */
+export { isStrataErrorLike };
 
 /** What each role's answer is called in a sentence, and which error class its problems are. */
 const ROLES: Record<PluginRole, { answer: string; error: typeof ConfigError | typeof StorageError }> = {

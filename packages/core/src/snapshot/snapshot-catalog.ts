@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import pLimit from 'p-limit';
 import { pipeline } from 'node:stream/promises';
 import { normaliseAbort } from '../abort.js';
-import { DecryptionFailed, isNotFound, StrataError, StorageError } from '../errors.js';
+import { DecryptionFailed, isNotFound, isStrataErrorLike, StorageError } from '../errors.js';
 import { decryptingStages, describeDecryptionFailure, keyringOf, openSnapshot } from './snapshot-encryption.js';
 import { describeDecompressionFailure, decompressor, isDecompressionFailure, type Codec } from '../format/compression.js';
 import { CopyGuard, DataFileRefused } from '../format/copy-guard.js';
@@ -77,7 +77,7 @@ async function verifyStoredBytes(ctx: CatalogContext, prefix: string, table: Tab
     await pipeline(await ctx.storage.read(`${prefix}${table.file}`, { signal: ctx.signal }), digest, discard(), { signal: ctx.signal });
   } catch (error) {
     const failure = normaliseAbort(error, ctx.signal, 'verification');
-    if (failure instanceof StrataError && failure.code === 'aborted') throw failure;
+    if (isStrataErrorLike(failure) && failure.code === 'aborted') throw failure;
     const reason = failure instanceof DataFileRefused ? failure.message : isNotFound(failure) ? 'the data file is missing' : `the data file cannot be read (${(failure as Error).message})`;
     return { table: name, status: 'failed', rows: 0, bytes: digest.bytes, error: reason };
   }
@@ -112,7 +112,7 @@ export async function verifyTable(ctx: CatalogContext, prefix: string, codec: Co
   } catch (error) {
     inflate.destroy();
     const failure = normaliseAbort(error, ctx.signal, 'verification');
-    if (failure instanceof StrataError && failure.code === 'aborted') throw failure;
+    if (isStrataErrorLike(failure) && failure.code === 'aborted') throw failure;
     const reason = failure instanceof DataFileRefused
       ? failure.message
       : failure instanceof DecryptionFailed
@@ -176,8 +176,8 @@ async function readListedManifest(ctx: CatalogContext, id: string): Promise<Mani
   try {
     return await readManifest(ctx.storage, snapshotPrefix(ctx.config.project, ctx.env.name, id), id);
   } catch (error) {
-    if (error instanceof StrataError && error.code === 'snapshot-not-found') return undefined; // incomplete capture
-    if (error instanceof StrataError) {
+    if (isStrataErrorLike(error) && error.code === 'snapshot-not-found') return undefined; // incomplete capture
+    if (isStrataErrorLike(error)) { // a storage plugin's copy of the class counts too
       ctx.log?.('warn', `Skipping snapshot ${id}: ${error.message}`);
       return undefined;
     }

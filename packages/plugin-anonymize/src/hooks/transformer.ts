@@ -1,4 +1,4 @@
-import type { TransformerHookOptions, TransformerHookResult } from '@strata/core';
+import type { TransformerHookOptions, TransformerHookResult } from '@strata/contracts';
 
 import { parseAnonymizeConfig } from '../anonymize-config.js';
 import { createAnonymizer } from '../anonymizer.js';

@@ -1,4 +1,4 @@
-import type { StorageHookOptions, StorageHookResult } from '@strata/core';
+import type { StorageHookOptions, StorageHookResult } from '@strata/contracts';
 
 import { isFileUrl, resolveFileUrl } from '../file-url.js';
 import { LocalStorage } from '../local-storage.js';

@@ -1,4 +1,4 @@
-import type { NotifierHookOptions, NotifierHookResult } from '@strata/core';
+import type { NotifierHookOptions, NotifierHookResult } from '@strata/contracts';
 
 import { EmailNotifier } from '../email-notifier.js';
 import { parseEmailTarget, parseWebhookTarget } from '../notify-config.js';

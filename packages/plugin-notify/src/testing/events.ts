@@ -1,4 +1,4 @@
-import type { NotificationEvent } from '@strata/core';
+import type { NotificationEvent } from '@strata/contracts';
 
 /** A failed nightly snapshot, with every field a failure carries. */
 export const failedSnapshot: NotificationEvent = {

@@ -1,4 +1,4 @@
-import type { StorageHookOptions, StorageHookResult } from '@strata/core';
+import type { StorageHookOptions, StorageHookResult } from '@strata/contracts';
 
 import { isS3Url } from '../s3-url.js';
 
