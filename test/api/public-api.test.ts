@@ -108,6 +108,7 @@ const PUBLIC_API: Record<string, 'value' | 'type'> = {
   Compression: 'type',
   // plugin contracts
   PLUGIN_API_VERSION: 'value',
+  InstalledPlugin: 'type',
   isStorageDriver: 'value',
   isTransformer: 'value',
   isNotifier: 'value',

@@ -48,7 +48,7 @@ export { CODECS, COMPRESSION_LEVELS, DEFAULT_COMPRESSION, type Codec, type Compr
 export { STRATA_VERSION } from './version.js';
 
 // Plugin contracts: what a storage, anonymizer or notifier plugin implements.
-export { PLUGIN_API_VERSION } from './plugins/plugin-check.js';
+export { PLUGIN_API_VERSION, type InstalledPlugin } from './plugins/plugin-check.js';
 export { isStorageDriver } from './contracts/storage.js';
 export type { StorageDriver, StorageHookOptions, StorageHookResult } from './contracts/storage.js';
 export { isTransformer } from './contracts/transformer.js';
