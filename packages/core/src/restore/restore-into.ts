@@ -107,6 +107,7 @@ export async function restoreInto(options: RestoreOptions, tuning: { lockTimeout
 
     const plan: RestorePlan = {
       snapshotId: manifest.id,
+      targetKind: 'into',
       database: target.database,
       server: target.server,
       migrationsBefore: [],

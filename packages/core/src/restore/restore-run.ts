@@ -79,6 +79,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
 
   const plan: RestorePlan = {
     snapshotId: manifest.id,
+    targetKind: options.replace ? 'replace' : 'fresh',
     database: target.database,
     server,
     migrationsBefore: migrations.before.map(refName),

@@ -55,8 +55,13 @@ export interface RestoreOptions extends OperationContext {
   into?: string;
 }
 
+/** What a restore does to its target: create a new database, swap an existing one, or load some tables into one. */
+export type RestoreTargetKind = 'fresh' | 'replace' | 'into';
+
 export interface RestorePlan {
   snapshotId: string;
+  /** What is done to the target database (see `RestoreTargetKind`). */
+  targetKind: RestoreTargetKind;
   /** The database that will hold the result. */
   database: string;
   /** Server the database lives on, without credentials. */
