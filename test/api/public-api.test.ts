@@ -79,6 +79,7 @@ const PUBLIC_API: Record<string, 'value' | 'type'> = {
   RestoreOptions: 'type',
   RestoreReport: 'type',
   RestorePlan: 'type',
+  RestoreTargetKind: 'type',
   RestoreTableResult: 'type',
   RetentionCandidate: 'type',
   RetentionKeep: 'type',
