@@ -124,10 +124,31 @@ describe('strata restore guards', () => {
     );
     expect(await restoreLeftovers(source.adminUrl, name)).toEqual([]);
 
+    expect(plan.targetKind).toBe('fresh');
+
     const text = await strata(target, ['restore', id, '--database', name, '--dry-run']);
     expect(text.exitCode, describeRun(text)).toBe(0);
-    expect(text.stdout).toContain(name);
+    expect(text.stdout).toMatch(new RegExp(`^Target: fresh — a new database ${name} `, 'm'));
     expect(await restoreLeftovers(source.adminUrl, name)).toEqual([]);
+  });
+
+  it('--dry-run of --replace says the existing database is the target and leaves it as it is', async () => {
+    const existing = await createTestDatabase('catalog_replace_dry');
+    try {
+      await query(existing.url, 'CREATE TABLE marker (x int); INSERT INTO marker VALUES (7)');
+      const workBefore = await databasesLike(source.adminUrl, 'strata_tmp_');
+      const args = ['restore', id, '--replace', '--confirm', existing.name, '--database', existing.name, '--dry-run'];
+      const report = await strataJson(target, args);
+      expect(report.plan.targetKind).toBe('replace');
+      expect(report.plan.replace).toEqual({ database: existing.name });
+      const text = await strata(target, args);
+      expect(text.exitCode, describeRun(text)).toBe(0);
+      expect(text.stdout).toMatch(new RegExp(`^Target: replace — the existing database ${existing.name} is swapped`, 'm'));
+      expect(await query(existing.url, 'SELECT x FROM marker')).toEqual([{ x: 7 }]);
+      expect(await databasesLike(source.adminUrl, 'strata_tmp_')).toEqual(workBefore);
+    } finally {
+      await existing.drop();
+    }
   });
 
   it('--dry-run lists the tables in load order: parents before children', async () => {

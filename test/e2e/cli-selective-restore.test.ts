@@ -133,13 +133,14 @@ describe('strata restore --into', () => {
 
     const text = await strata(target, ['restore', id, '--tables', 'categories', '--into', withPassword.toString(), '--dry-run']);
     expect(text.exitCode, describeRun(text)).toBe(0);
-    expect(text.stdout).toContain(live);
+    expect(text.stdout).toMatch(new RegExp(`^Target: into — the existing database ${live} keeps everything but the tables listed`, 'm'));
     const line = text.stdout.split('\n').find((l) => l.trim().startsWith('public.categories '));
     expect(line, text.stdout).toBeDefined();
     expect(line!.trim().split(/\s+/).slice(1).map((n) => Number(n.replace(/,/g, '')))).toEqual([now, loaded]);
     expect(text.stdout + text.stderr).not.toContain(PASSWORD);
 
     const report = await strataJson(target, ['restore', id, '--tables', 'categories', '--into', live, '--dry-run']);
+    expect(report.plan.targetKind).toBe('into');
     expect(report.plan.into.emptied).toEqual([{ table: 'public.categories', rows: now }]);
     expect(await query(liveUrl, 'SELECT id, label FROM categories ORDER BY id')).toEqual(before);
   });

@@ -4,8 +4,7 @@ import { BaseCommand } from '../base-command.js';
 import type { OperationReport } from '../notify/notification.js';
 import { formatCount, formatDuration, renderTable, splitListFlag } from '../cli/text-format.js';
 import { restore } from '../restore/restore-run.js';
-import { checkRestoreArguments } from '../restore/restore-rules.js';
-import { resolveRestoreTarget } from '../restore/restore-target.js';
+import { checkRestoreRequest } from '../restore/restore-plan.js';
 import type { RestorePlan, RestoreReport } from '../restore/restore-types.js';
 
 export default class Restore extends BaseCommand<typeof Restore> {
@@ -106,13 +105,13 @@ export default class Restore extends BaseCommand<typeof Restore> {
       replace: flags.replace,
       confirm: flags.confirm,
     };
-    checkRestoreArguments({ ...target, ...selection });
     const loaded = await this.loadEnvironment();
+    // Checked before storage is opened and before anyone is notified, so a mistyped --confirm
+    // or a wrong combination of flags costs nothing. restore() asks the same again for library callers.
+    checkRestoreRequest({ ...loaded, ...target, ...selection });
     // A plan changes nothing, succeeded or not: nobody needs to hear of it.
     const notification = { operation: 'restore' as const, ...loaded, report: undefined as OperationReport | undefined };
     if (!flags['dry-run']) this.notification = notification;
-    // Checked before storage is opened, so a mistyped --confirm costs nothing. --into names an existing database instead.
-    if (!selection.into) resolveRestoreTarget({ project: loaded.config.project, envName: loaded.env.name, envDatabaseUrl: loaded.env.databaseUrl, ...target });
 
     const transformer = flags.anonymize ? await this.resolveAnonymizer(loaded.config, loaded.env) : undefined;
     const ctx = await this.loadContext(loaded);
@@ -147,7 +146,7 @@ export default class Restore extends BaseCommand<typeof Restore> {
     }
     const rows = plan.tables.reduce((n, t) => n + t.rows, 0);
     this.log(`Plan: restore snapshot ${plan.snapshotId} into database ${plan.database} on ${plan.server}.`);
-    if (plan.replace) this.log(`The existing database ${plan.replace.database} will be replaced (a safety snapshot of it is taken first).`);
+    this.log(`Target: ${targetLine(plan)}`);
     if (plan.transformer) this.log(`Rows are transformed by ${plan.transformer} on their way in.`);
     this.log(`1. Migrations before the load (${plan.migrationsBefore.length}):${list(plan.migrationsBefore)}`);
     this.log(`2. Tables to load (${plan.tables.length}, ${formatCount(rows)} rows):`);
@@ -166,6 +165,7 @@ export default class Restore extends BaseCommand<typeof Restore> {
     const now = new Map(into.emptied.map((t) => [t.table, t.rows]));
     const rows = plan.tables.reduce((n, t) => n + t.rows, 0);
     this.log(`Plan: replace ${plan.tables.length} table${plan.tables.length === 1 ? '' : 's'} of database ${into.database} on ${plan.server} with snapshot ${plan.snapshotId}, in one transaction.`);
+    this.log(`Target: ${targetLine(plan)}`);
     this.log(
       renderTable(
         [{ header: 'TABLE' }, { header: 'ROWS NOW', align: 'right' }, { header: 'ROWS LOADED', align: 'right' }],
@@ -206,6 +206,18 @@ export default class Restore extends BaseCommand<typeof Restore> {
       `Restored snapshot ${plan.snapshotId} into database ${report.database} on ${plan.server}: ${report.tables.length} tables, ` +
         `${formatCount(rows)} rows in ${formatDuration(report.durationMs)}.`,
     );
+  }
+}
+
+/** What the restore does to its target, in the words of the plan's `targetKind`. */
+function targetLine(plan: RestorePlan): string {
+  switch (plan.targetKind) {
+    case 'fresh':
+      return `fresh — a new database ${plan.database} is built under a temporary name and takes its name only when complete; no existing database is touched.`;
+    case 'replace':
+      return `replace — the existing database ${plan.database} is swapped for the restored one when it is complete; a safety snapshot of it is taken first and the old database is kept aside.`;
+    case 'into':
+      return `into — the existing database ${plan.database} keeps everything but the tables listed, which are emptied and loaded in one transaction after a safety snapshot of them.`;
   }
 }
 

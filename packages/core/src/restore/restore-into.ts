@@ -10,8 +10,6 @@ import { MANIFEST_FILE, type Manifest, type TableEntry } from '../format/manifes
 import { moduleTablesAt, tablesOfModules } from '../migrations/module-tables.js';
 import type { OperationContext } from '../operation-context.js';
 import { captureDatabase } from '../snapshot/snapshot-capture.js';
-import { showSnapshot } from '../snapshot/snapshot-catalog.js';
-import { openSnapshot } from '../snapshot/snapshot-encryption.js';
 import { resolveTableNames } from '../tables/table-names.js';
 import { formatDuration } from '../text/unit-format.js';
 import {
@@ -24,13 +22,12 @@ import {
   countRows,
   enabledUserTriggers,
   foreignKeysTouching,
-  resolveIntoTarget,
   triggerStatement,
   type ForeignKey,
   type IntoTarget,
 } from './restore-into-live.js';
 import { loadTable } from './restore-load.js';
-import { checkRestoreArguments, chooseTransformer } from './restore-rules.js';
+import { checkRestoreRequest, openRestoreSource, planHeader, type CheckedRestore } from './restore-plan.js';
 import type { RestoreOptions, RestorePlan, RestoreReport, RestoreTableResult } from './restore-types.js';
 
 /** How long the restore waits for other sessions to let go of the tables before giving up. */
@@ -53,33 +50,23 @@ const LOCK_TIMEOUT_MS = 30_000;
  *
  * `tuning.lockTimeoutMs` (default 30 s) bounds the wait for other sessions' locks on the tables.
  */
-export async function restoreInto(options: RestoreOptions, tuning: { lockTimeoutMs?: number } = {}): Promise<RestoreReport> {
+export async function restoreInto(options: RestoreOptions, tuning: { lockTimeoutMs?: number } = {}, checked?: CheckedRestore): Promise<RestoreReport> {
   const started = Date.now();
   const ctx: OperationContext = options;
-  const { config, env, signal } = options;
-  checkOptions(options);
-  const target = resolveIntoTarget(options.into!, env.databaseUrl, options.targetUrl);
-  if (driverFor(target.url).maxSessions === 1) {
-    // The safety snapshot reads the tables from a second session while the first holds them locked.
-    throw new ConfigError(`strata cannot restore --into ${target.database}: its engine allows one session at a time, and the safety snapshot needs a second.`, {
-      code: 'into-single-session',
-      hint: 'Restore into a new database instead (leave out --into).',
-    });
+  const { config, signal } = options;
+  const request = checked ?? checkRestoreRequest(options);
+  if (request.targetKind !== 'into') {
+    throw new ConfigError('No database to restore into was given.', { code: 'invalid-arguments', hint: 'Pass --into with a database name or URL.' });
   }
+  const { target } = request;
   const warnings: string[] = [];
   const warn = (message: string): void => {
     warnings.push(message);
     ctx.log?.('warn', message);
   };
 
-  // Where the snapshot is read from: this environment's storage, or the source's (promote).
-  const from: OperationContext = options.source
-    ? { ...ctx, storage: options.source.storage, env: { ...env, name: options.source.environment, encryption: options.source.encryption ?? env.encryption } }
-    : ctx;
-  // An encrypted snapshot is opened before anything is created: a wrong key, or a manifest
-  // changed since it was written, fails here.
-  const opened = await openSnapshot(await showSnapshot(from, options.id), from.env.encryption, from.env.name);
-  const { manifest } = opened;
+  const source = await openRestoreSource(options);
+  const { from, opened, manifest, transformer, prefix } = source;
   if (manifest.scope?.kind === 'tenant') {
     // Its tables hold only some tenants' rows: replacing a live table with them would delete
     // every other tenant's rows, which nobody asked for.
@@ -88,8 +75,6 @@ export async function restoreInto(options: RestoreOptions, tuning: { lockTimeout
       hint: 'Restore it into a new database instead (leave out --into).',
     });
   }
-  const transformer = chooseTransformer(ctx, manifest, options.transformer);
-  const prefix = snapshotPrefix(config.project, from.env.name, manifest.id);
 
   const client = await connectInto(target);
   const run: RunState = { stage: 'checking' };
@@ -106,15 +91,11 @@ export async function restoreInto(options: RestoreOptions, tuning: { lockTimeout
       .sort();
 
     const plan: RestorePlan = {
-      snapshotId: manifest.id,
-      targetKind: 'into',
-      database: target.database,
-      server: target.server,
+      ...planHeader(source, request, target.server),
       migrationsBefore: [],
       migrationsAfter: [],
       tables: selected.map((e) => ({ table: entryId(e), rows: e.rows })),
       skipped: manifest.tables.filter((e) => !ids.has(entryId(e))).map((e) => ({ table: entryId(e), reason: `not selected; left as it is in ${target.database}` })),
-      ...(transformer ? { transformer: transformer.name } : {}),
       into: { database: target.database, emptied: [] },
     };
     const empty = { indexes: 0, constraints: 0, foreignKeys: 0 };
@@ -196,11 +177,6 @@ interface RunState {
   stage: 'checking' | 'transaction' | 'committing' | 'committed';
   backend?: { pid: number; started: string } | undefined;
   safetySnapshotId?: string;
-}
-
-function checkOptions(options: RestoreOptions): void {
-  if (!options.into) throw new ConfigError('No database to restore into was given.', { code: 'invalid-arguments', hint: 'Pass --into with a database name or URL.' });
-  checkRestoreArguments(options);
 }
 
 /** The snapshot's entries for `tables` and `modules`, in the snapshot's (foreign-key) order. */

@@ -85,3 +85,9 @@ export function checkRestoreArguments(options: Pick<RestoreOptions, 'tables' | '
 export function hasSelection(options: Pick<RestoreOptions, 'tables' | 'modules'>): boolean {
   return (options.tables?.length ?? 0) > 0 || (options.modules?.length ?? 0) > 0;
 }
+
+/** Tables a restore leaves empty: the environment's `restore.exclude` and the ones asked for. */
+export function tablesLeftEmpty(env: OperationContext['env'], asked: string[] = []): string[] {
+  const configured = env.restore?.exclude;
+  return [...new Set([...(Array.isArray(configured) ? configured.map(String) : []), ...asked])];
+}
