@@ -54,6 +54,8 @@ const PUBLIC_API: Record<string, 'value' | 'type'> = {
   rekeySnapshots: 'value',
   describeRecipients: 'value',
   restore: 'value',
+  checkRestoreRequest: 'value',
+  CheckedRestore: 'type',
   planRetention: 'value',
   prune: 'value',
   promote: 'value',

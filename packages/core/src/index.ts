@@ -32,6 +32,7 @@ export type {
   CaptureSelection,
 } from './snapshot/snapshot-types.js';
 export { restore } from './restore/restore-run.js';
+export { checkRestoreRequest, type CheckedRestore } from './restore/restore-plan.js';
 export type { RestoreOptions, RestoreReport, RestorePlan, RestoreTableResult, RestoreTargetKind } from './restore/restore-types.js';
 export { planRetention, KEEP_TAG, type RetentionCandidate, type RetentionKeep, type RetentionPlan } from './retention/retention-plan.js';
 export type { RetentionPolicy } from './retention/retention-policy.js';
