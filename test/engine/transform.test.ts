@@ -149,6 +149,30 @@ describe('a transformer on restore', () => {
     expect(await rowsOf(url, 'SELECT count(*)::int AS n FROM login')).toEqual([{ n: 0 }]);
   });
 
+  it("a transformer's own error while rows load comes out with its code and hint, even from another copy of the error class", async () => {
+    const raw = await snapshot(project.context(source.url));
+    const database = newDatabase('fail');
+    const failing = testTransformer();
+    const forTable = failing.forTable.bind(failing);
+    failing.forTable = (table) => {
+      const transform = forTable(table);
+      if (transform?.kind !== 'rows') return transform;
+      return {
+        kind: 'rows',
+        // The shape of a StrataError from a plugin's own copy of @strata/contracts: not core's class.
+        transformRow: () => {
+          throw Object.assign(new Error('The mask of person.email failed.'), { code: 'mask-failed', hint: 'Fix the rule.', exitCode: 2 });
+        },
+      };
+    };
+    await expect(restore({ ...project.context(source.url), id: raw.id, database, transformer: failing })).rejects.toMatchObject({
+      code: 'mask-failed',
+      message: 'The mask of person.email failed.',
+      exitCode: 2,
+    });
+    expect(await rowsOf(source.adminUrl, `SELECT datname FROM pg_database WHERE datname = '${database}'`)).toEqual([]);
+  });
+
   it('an environment that requires anonymized data refuses a raw snapshot unless the restore anonymizes it', async () => {
     const raw = await snapshot(project.context(source.url));
     const strict = project.context(source.url);

@@ -6,7 +6,7 @@ import { isConnectionLoss } from '../db/connection-loss.js';
 import type { CopyInStream, DbSession } from '../db/driver.js';
 import { tableId } from '../db/pg-introspect.js';
 import { qualified, quoteIdent } from '../db/sql-names.js';
-import { DecryptionFailed, IntegrityError, isNotFound, StrataError } from '../errors.js';
+import { DecryptionFailed, IntegrityError, isNotFound, isStrataErrorLike } from '../errors.js';
 import { faultPointStream } from '../fault-point.js';
 import { describeDecompressionFailure, decompressor, isDecompressionFailure } from '../format/compression.js';
 import { CopyGuard, DataFileRefused } from '../format/copy-guard.js';
@@ -92,7 +92,7 @@ export async function loadTable(
 async function loadFailure(error: unknown, ctx: OperationContext, manifest: Manifest, prefix: string, entry: TableEntry, identity: string | undefined): Promise<unknown> {
   const id = tableId(entry.schema, entry.name);
   const cause = normaliseAbort(error, ctx.signal, 'restore');
-  if (cause instanceof StrataError && cause.code === 'aborted') return cause;
+  if (isStrataErrorLike(cause) && cause.code === 'aborted') return cause;
   if (isConnectionLoss(error)) return error;
   const hint = `Run \`strata verify ${manifest.id}\` to check every file, or restore another snapshot.`;
   if (cause instanceof DataFileRefused) {
@@ -102,7 +102,7 @@ async function loadFailure(error: unknown, ctx: OperationContext, manifest: Mani
     return new IntegrityError(`The data file of table ${id} in snapshot ${manifest.id} ${describeDecryptionFailure(cause)}.`, { code: 'data-corrupt', hint, cause });
   }
   const missing = isNotFound(cause);
-  if (cause instanceof StrataError && !missing) return cause;
+  if (isStrataErrorLike(cause) && !missing) return cause;
   const undecompressable = isDecompressionFailure(error);
   // Damage inside a compressed stream can decompress into garbage that COPY rejects before the
   // codec's own checksum would: when COPY fails, re-check the file, so the user hears the real cause.

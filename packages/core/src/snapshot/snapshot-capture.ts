@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { ulid } from 'ulid';
 import { abortedError, normaliseAbort, throwIfAborted } from '../abort.js';
 import { faultPoint, faultPointStream } from '../fault-point.js';
-import { ConfigError, StrataError } from '../errors.js';
+import { ConfigError, isStrataErrorLike } from '../errors.js';
 import { compressionOf, type LoadedConfig } from '../config/config-loader.js';
 import type { DatabaseDriver, DbSession, Queryable } from '../db/driver.js';
 import { driverFor } from '../db/drivers.js';
@@ -101,7 +101,7 @@ function mayPassOnRetry(error: unknown): boolean {
   if ((error as { code?: unknown } | null)?.code === 'database-statement-timeout' || causedByFullDisk(error)) return false;
   const exitCode = (error as { exitCode?: unknown } | null)?.exitCode;
   if (typeof exitCode === 'number') return exitCode === 3 || exitCode === 4;
-  return !(error instanceof StrataError);
+  return !isStrataErrorLike(error);
 }
 
 /** Whether a storage failure comes from a full disk or an exhausted quota (ENOSPC, EDQUOT) somewhere in its causes. */

@@ -4,7 +4,7 @@ import pLimit from 'p-limit';
 import { normaliseAbort, throwIfAborted } from '../abort.js';
 import { faultPoint } from '../fault-point.js';
 import type { StorageDriver } from '../contracts/storage.js';
-import { ConfigError, IntegrityError, isNotFound, StorageError, StrataError } from '../errors.js';
+import { ConfigError, IntegrityError, isNotFound, StorageError, isStrataErrorLike } from '../errors.js';
 import { readManifest, readManifestText, snapshotPrefix } from '../format/manifest-io.js';
 import { MANIFEST_FILE, type Manifest, type TableEntry } from '../format/manifest-schema.js';
 import { DataFileRefused } from '../format/copy-guard.js';
@@ -217,7 +217,7 @@ async function copyDataFiles(copy: Omit<DataFileCopy, 'table'>, tables: TableEnt
  */
 async function explainFailure(error: unknown, options: CopySnapshotOptions, sourcePrefix: string, id: string, signal: AbortSignal | undefined): Promise<unknown> {
   const failure = normaliseAbort(error, signal, 'copy');
-  if (failure instanceof StrataError && failure.code === 'aborted') return failure;
+  if (isStrataErrorLike(failure) && failure.code === 'aborted') return failure;
   const { from, to } = options;
   const stillThere = await from.storage.exists(`${sourcePrefix}${MANIFEST_FILE}`).catch(() => true);
   if (stillThere) return failure;
