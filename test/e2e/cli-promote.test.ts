@@ -60,7 +60,12 @@ beforeAll(async () => {
   webhookUrl = `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}/promotions`;
   source = await createTestDatabase('promote');
   work = await mkdtemp(path.join(os.tmpdir(), 'strata-promote-'));
-  await writeFile(path.join(work, 'scrub.sql'), "UPDATE orders SET notes = NULL;\nINSERT INTO categories (slug, label, path) VALUES ('from-hook', 'Added by the hook', 'from-hook');\n");
+  await writeFile(
+    path.join(work, 'scrub.sql'),
+    "UPDATE orders SET notes = NULL;\nINSERT INTO categories (slug, label, path) VALUES ('from-hook', 'Added by the hook', 'from-hook');\n" +
+      // The name the database will have, not the temporary one it has while the hooks run.
+      "INSERT INTO categories (slug, label, path) VALUES ('hook-saw', current_setting('strata.database_name') || ' / ' || current_database(), 'hook-saw');\n",
+  );
   await writeFile(path.join(work, 'broken.sql'), 'UPDATE no_such_table SET x = 1;\n');
   // The hook's own session is ended under it, as a server restart or an administrator would.
   await writeFile(path.join(work, 'lost.sql'), 'SELECT pg_terminate_backend(pg_backend_pid());\n');
@@ -79,7 +84,7 @@ beforeAll(async () => {
     notify: [{ type: 'webhook', url: '${WEBHOOK_URL}' }],
     hooks: {
       beforeRestore: [{ run: 'printf "%s %s %s" "$STRATA_ENV" "$STRATA_SNAPSHOT_ID" "$STRATA_DATABASE_URL" > before-restore.txt' }],
-      afterRestore: ['scrub.sql'],
+      afterRestore: ['scrub.sql', { run: 'printf "%s" "$STRATA_DATABASE_NAME" > after-restore.txt' }],
     },
   };
   const config = {
@@ -127,7 +132,7 @@ describe('strata promote', () => {
     const body = result.json<{ snapshotId: string; taken: boolean; copy: string; anonymized: boolean; hooks: { beforeRestore: string[]; afterRestore: string[] } }>();
     expect(body).toMatchObject({ taken: true, copy: 'copied', anonymized: true });
     expect(body.hooks.beforeRestore).toHaveLength(1);
-    expect(body.hooks.afterRestore).toEqual(['hooks.afterRestore[0] (sql scrub.sql)']);
+    expect(body.hooks.afterRestore).toEqual(['hooks.afterRestore[0] (sql scrub.sql)', 'hooks.afterRestore[1] (run printf "%s" "$STRATA_DATABASE_NAME" > after-restore.txt)']);
 
     const url = databaseUrl(inject('adminDatabaseUrl'), name);
     const originals = await query<{ email: string }>(source.url, 'SELECT email FROM customers ORDER BY id');
@@ -137,6 +142,12 @@ describe('strata promote', () => {
     expect(await query(url, 'SELECT count(*)::int AS n FROM order_audit')).toEqual([{ n: 0 }]);
     expect(await query(url, 'SELECT count(*)::int AS n FROM orders WHERE notes IS NOT NULL')).toEqual([{ n: 0 }]);
     expect(await query(url, "SELECT label FROM categories WHERE slug = 'from-hook'")).toEqual([{ label: 'Added by the hook' }]);
+    // Both afterRestore steps were told the lasting name while they worked on the database under its temporary one.
+    const [saw] = await query<{ label: string }>(url, "SELECT label FROM categories WHERE slug = 'hook-saw'");
+    const [lasting, temporary] = saw!.label.split(' / ');
+    expect(lasting).toBe(name);
+    expect(temporary).toMatch(/^strata_tmp_/);
+    expect(await readFile(path.join(work, 'after-restore.txt'), 'utf8')).toBe(name);
 
     // The beforeRestore command saw the target environment, the snapshot and staging's current database.
     const seen = (await readFile(path.join(work, 'before-restore.txt'), 'utf8')).split(' ');

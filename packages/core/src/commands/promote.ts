@@ -14,7 +14,7 @@ export default class Promote extends BaseCommand<typeof Promote> {
 
   static override description = `Takes a new snapshot of the source (--fresh) or picks one (latest by default), copies it to the target's storage when the two differ, runs the target's beforeRestore hooks, restores it into a new database on the target's server (masked with the config's anonymize rules when --anonymize is given or the target says requireAnonymized; tables of --exclude-table and the target's restore.exclude left empty), and runs the afterRestore hooks on that database before it takes its name. A failing step stops the promotion, names itself, and leaves no restored database behind.
 
-Hooks (environments.<target>.hooks.beforeRestore / afterRestore) are SQL files ("scrub.sql", relative to the config) run on the database, or shell commands ({ run: "…" }) run in the config's directory with STRATA_DATABASE_URL, STRATA_SNAPSHOT_ID and STRATA_ENV set. beforeRestore steps see the target environment's current database; afterRestore steps see the restored one.
+Hooks (environments.<target>.hooks.beforeRestore / afterRestore) are SQL files ("scrub.sql", relative to the config) run on the database, or shell commands ({ run: "…" }) run in the config's directory with STRATA_DATABASE_URL, STRATA_DATABASE_NAME, STRATA_SNAPSHOT_ID and STRATA_ENV set. beforeRestore steps see the target environment's current database; afterRestore steps see the restored one, reached under its temporary name (STRATA_DATABASE_URL) until every step passed, while STRATA_DATABASE_NAME (in SQL: current_setting('strata.database_name')) is the name it then takes.
 
 In a terminal, strata asks before it starts (--yes skips the question); without a terminal it never asks: --replace needs --confirm NAME.`;
 

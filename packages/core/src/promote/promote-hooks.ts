@@ -16,6 +16,13 @@ export class HookError extends StrataError {
 export interface HookContext {
   /** The database the step works on (`STRATA_DATABASE_URL`). */
   databaseUrl: string;
+  /**
+   * The database's name as everyone else will see it (`STRATA_DATABASE_NAME`, and
+   * `current_setting('strata.database_name')` in a SQL file): for `afterRestore`, the name the
+   * restored database takes once every step passed. Until then it is reached under a temporary
+   * name, so no application reads its rows before the steps (a scrub, say) are done.
+   */
+  databaseName: string;
   snapshotId: string;
   environment: string;
   /** Directory SQL files are relative to (the config's). */
@@ -38,7 +45,7 @@ export async function runHooks(phase: 'beforeRestore' | 'afterRestore', steps: H
     log?.(`Running ${name}.`);
     try {
       const file = sqlFileOf(step);
-      if (file !== undefined) await runSql(path.resolve(ctx.baseDir, file), ctx.databaseUrl);
+      if (file !== undefined) await runSql(path.resolve(ctx.baseDir, file), ctx.databaseUrl, ctx.databaseName);
       else await runCommand(commandOf(step), ctx);
     } catch (error) {
       // A lost database session is not the hook failing: it keeps its own sentence and exit code.
@@ -64,7 +71,7 @@ function commandOf(step: HookStep): string {
   return typeof step === 'string' ? step : 'run' in step ? step.run : '';
 }
 
-async function runSql(file: string, databaseUrl: string): Promise<void> {
+async function runSql(file: string, databaseUrl: string, databaseName: string): Promise<void> {
   let sql: string;
   try {
     sql = await readFile(file, 'utf8');
@@ -74,19 +81,20 @@ async function runSql(file: string, databaseUrl: string): Promise<void> {
   const driver = driverFor(databaseUrl);
   const client = await driver.connect(databaseUrl);
   try {
-    // One simple-protocol query: the file may hold several statements, run in one transaction.
-    await client.query(`BEGIN;\n${sql}\n;COMMIT;`);
+    // One simple-protocol query: the file may hold several statements, run in one transaction,
+    // which knows the database's lasting name (a database name holds no quote: see checkDatabaseName).
+    const name = databaseName.replaceAll("'", "''");
+    await client.query(`BEGIN;\nSELECT set_config('strata.database_name', '${name}', true);\n${sql}\n;COMMIT;`);
   } catch (error) {
     // The server going away is not the hook's fault: it is a database failure (exit 3), like anywhere else.
     if (isConnectionLoss(error)) throw driver.translateError(error, databaseUrl, 'run a hook on');
-    const { database } = driver.describe(databaseUrl);
-    throw new Error(`${(error as Error).message} (in database ${database})`);
+    throw new Error(`${(error as Error).message} (in database ${databaseName})`);
   } finally {
     await client.close({ force: true });
   }
 }
 
-/** Runs a shell command in the config's directory with STRATA_DATABASE_URL, STRATA_SNAPSHOT_ID and STRATA_ENV set; its output goes to stderr. */
+/** Runs a shell command in the config's directory with STRATA_DATABASE_URL, STRATA_DATABASE_NAME, STRATA_SNAPSHOT_ID and STRATA_ENV set; its output goes to stderr. */
 async function runCommand(command: string, ctx: HookContext): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     const child = spawn(command, {
@@ -94,7 +102,7 @@ async function runCommand(command: string, ctx: HookContext): Promise<void> {
       // Like SQL files, commands are relative to the config's directory, wherever strata runs from.
       cwd: ctx.baseDir,
       stdio: ['ignore', process.stderr, process.stderr],
-      env: { ...process.env, STRATA_DATABASE_URL: ctx.databaseUrl, STRATA_SNAPSHOT_ID: ctx.snapshotId, STRATA_ENV: ctx.environment },
+      env: { ...process.env, STRATA_DATABASE_URL: ctx.databaseUrl, STRATA_DATABASE_NAME: ctx.databaseName, STRATA_SNAPSHOT_ID: ctx.snapshotId, STRATA_ENV: ctx.environment },
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
     child.once('error', (error) => reject(new Error(`could not start: ${error.message}`)));

@@ -1,5 +1,6 @@
 import type { PromotionHooks } from '../config/hooks-config.js';
 import type { Transformer } from '../contracts/transformer.js';
+import { driverFor } from '../db/drivers.js';
 import { ConfigError } from '../errors.js';
 import { isAnonymized } from '../format/manifest-schema.js';
 import type { OperationContext } from '../operation-context.js';
@@ -127,12 +128,13 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
 
   const log = (message: string): void => to.log?.('info', message);
   const hookContext = { snapshotId, environment: to.env.name, baseDir: to.config.baseDir, ...(to.signal ? { signal: to.signal } : {}) };
-  const beforeRestore = await runHooks('beforeRestore', hooks.beforeRestore, { ...hookContext, databaseUrl: to.env.databaseUrl }, log);
+  const current = { databaseUrl: to.env.databaseUrl, databaseName: driverFor(to.env.databaseUrl).describe(to.env.databaseUrl).database };
+  const beforeRestore = await runHooks('beforeRestore', hooks.beforeRestore, { ...hookContext, ...current }, log);
   let afterRestore: string[] = [];
   const report = await restore({
     ...restoreOptions,
-    beforeRename: async (databaseUrl) => {
-      afterRestore = await runHooks('afterRestore', hooks.afterRestore, { ...hookContext, databaseUrl }, log);
+    beforeRename: async (databaseUrl, databaseName) => {
+      afterRestore = await runHooks('afterRestore', hooks.afterRestore, { ...hookContext, databaseUrl, databaseName }, log);
     },
   });
   return { ...base, copy, hooks: { beforeRestore, afterRestore }, restore: report, plan: report.plan, dryRun: false, durationMs: Date.now() - started };

@@ -134,7 +134,7 @@ export async function restoreFresh(options: RestoreOptions, request: CheckedRest
     await faultPoint('restore:final-migrations', signal);
     await migrate(ctx, workUrl, migrations.after);
     throwIfAborted(signal, 'restore');
-    if (options.beforeRename) await options.beforeRename(workUrl);
+    if (options.beforeRename) await options.beforeRename(workUrl, target.database);
 
     throwIfAborted(signal, 'restore');
     await faultPoint('restore:rename', signal);

@@ -29,11 +29,11 @@ export interface RestoreOptions extends OperationContext {
   /** Tables (`table` or `schema.table`) that keep their schema and stay empty: their rows are not loaded. */
   excludeTables?: string[];
   /**
-   * Runs on the finished database (loaded and migrated) while it still has its temporary name,
-   * before it takes the target's: promote's `afterRestore` hooks. A failure drops the database,
-   * like any other failure of the restore.
+   * Runs on the finished database (loaded and migrated) while it still has its temporary name
+   * (`databaseUrl` reaches it), before it takes the target's (`database`): promote's
+   * `afterRestore` hooks. A failure drops the database, like any other failure of the restore.
    */
-  beforeRename?: (databaseUrl: string) => Promise<void>;
+  beforeRename?: (databaseUrl: string, database: string) => Promise<void>;
   /**
    * Load only these tables of the snapshot (`table` or `schema.table`); with `modules`, the union.
    * Into a fresh database the other tables stay as the migrations leave them.
