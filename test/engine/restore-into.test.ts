@@ -5,7 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { listSnapshots, showSnapshot, snapshot } from './engine-imports.js';
+import { listSnapshots, restore, showSnapshot, snapshot } from './engine-imports.js';
 import type { Transformer } from '../../packages/core/src/contracts/transformer.js';
 import { restoreInto } from '../../packages/core/src/restore/restore-into.js';
 import { createTestDatabase, type TestDatabase, queryAt as query } from '../support/database.js';
@@ -26,6 +26,16 @@ export async function up(knex) {
     CREATE TRIGGER tasks_audit AFTER INSERT ON tasks FOR EACH ROW EXECUTE FUNCTION audit_task();
     CREATE TRIGGER tasks_audit_off AFTER INSERT ON tasks FOR EACH ROW EXECUTE FUNCTION audit_task();
     ALTER TABLE tasks DISABLE TRIGGER tasks_audit_off;
+    -- What an index's or a key's definition does not carry, and a restore --into must keep.
+    CREATE INDEX tasks_title_idx ON tasks (title);
+    COMMENT ON INDEX tasks_title_idx IS 'titles, for search';
+    ALTER TABLE tasks CLUSTER ON tasks_title_idx;
+    COMMENT ON CONSTRAINT tasks_pkey ON tasks IS 'task ids';
+    COMMENT ON CONSTRAINT tasks_project_fk ON tasks IS 'every task has a project';
+    ALTER TABLE projects ADD CONSTRAINT projects_name_key UNIQUE (name);
+    ALTER TABLE projects ALTER COLUMN name SET NOT NULL, REPLICA IDENTITY USING INDEX projects_name_key;
+    CREATE INDEX tasks_lower_title_idx ON tasks (lower(title));
+    ALTER INDEX tasks_lower_title_idx ALTER COLUMN 1 SET STATISTICS 500;
   \`);
 }
 export async function down() {}
@@ -68,11 +78,17 @@ async function contents(url: string): Promise<Record<string, unknown[]>> {
   return result;
 }
 
-/** Foreign keys and triggers of the database, as the catalog has them. */
-async function structure(url: string): Promise<{ fks: unknown[]; triggers: unknown[] }> {
+/** Keys, indexes and triggers of the database, as the catalog has them, with their comments, clustering and replica identity. */
+async function structure(url: string): Promise<{ constraints: unknown[]; indexes: unknown[]; replicaIdentity: unknown[]; triggers: unknown[] }> {
   return {
-    fks: await query(url, `SELECT conrelid::regclass::text AS table, conname, pg_get_constraintdef(oid) AS def, convalidated
-                             FROM pg_constraint WHERE contype = 'f' ORDER BY conname`),
+    constraints: await query(url, `SELECT conrelid::regclass::text AS table, conname, contype, pg_get_constraintdef(oid) AS def, convalidated,
+                                          obj_description(oid, 'pg_constraint') AS comment
+                                     FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY conname`),
+    indexes: await query(url, `SELECT indexrelid::regclass::text AS index, pg_get_indexdef(indexrelid) AS def, indisclustered, indisreplident,
+                                      obj_description(indexrelid, 'pg_class') AS comment,
+                                      ARRAY(SELECT attstattarget FROM pg_attribute WHERE attrelid = indexrelid ORDER BY attnum)::text AS statistics
+                                 FROM pg_index WHERE indrelid::regclass::text IN ('colours', 'projects', 'tasks', 'audit', 'invoices') ORDER BY 1`),
+    replicaIdentity: await query(url, `SELECT relname, relreplident FROM pg_class WHERE relname IN ('projects', 'tasks') ORDER BY relname`),
     triggers: await query(url, 'SELECT tgrelid::regclass::text AS table, tgname, tgenabled FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname'),
   };
 }
@@ -102,6 +118,18 @@ afterEach(async () => {
   while (databases.length > 0) await databases.pop()!.drop();
 });
 
+describe('a fresh restore', () => {
+  it('gives the indexes and keys it set aside for the load back their comments, clustering and replica identity', async () => {
+    const { db, id, ctx } = await liveDatabase();
+    const fresh = await createTestDatabase('into_fresh');
+    databases.push(fresh);
+    await fresh.drop(); // restore creates it
+    const report = await restore({ ...ctx, id, database: fresh.name });
+    expect(report.rebuilt.indexes).toBeGreaterThan(0);
+    expect(await structure(fresh.url)).toEqual(await structure(db.url));
+  });
+});
+
 describe('restoreInto', () => {
   it('replaces only the named tables, with the snapshot\'s rows, without firing user triggers', async () => {
     const { db, id, atSnapshot, ctx } = await liveDatabase();
@@ -128,6 +156,9 @@ describe('restoreInto', () => {
     const fkCount = await query<{ n: string }>(db.url, `SELECT count(*) AS n FROM pg_constraint WHERE contype = 'f'
       AND (conrelid IN ('projects'::regclass, 'tasks'::regclass) OR confrelid IN ('projects'::regclass, 'tasks'::regclass))`);
     expect(report.rebuilt.foreignKeys).toBe(Number(fkCount[0]!.n));
+    // Set aside and built again: tasks_title_idx and the three keys (projects_pkey, projects_name_key,
+    // tasks_pkey); tasks_lower_title_idx has a statistics target, so it stays in place during the load.
+    expect(report.rebuilt).toMatchObject({ indexes: 1, constraints: 3 });
   });
 
   it('restores the tables of a module', async () => {

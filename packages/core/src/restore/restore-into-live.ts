@@ -154,36 +154,6 @@ export function breaksReferencesError(broken: { fk: ForeignKey; rows: number }[]
   });
 }
 
-/** A user trigger that is enabled now, and how (`O` origin, `A` always, `R` replica). */
-export interface EnabledTrigger {
-  schema: string;
-  table: string;
-  name: string;
-  enabled: 'O' | 'A' | 'R';
-}
-
-/**
- * User triggers enabled on `tables`. Each is disabled and later re-enabled by name, in its own
- * mode, rather than with `DISABLE/ENABLE TRIGGER USER`: that would switch on triggers someone had
- * switched off in the live database.
- */
-export async function enabledUserTriggers(client: Queryable, tables: string[]): Promise<EnabledTrigger[]> {
-  const { rows } = await client.query<EnabledTrigger>(
-    `SELECT n.nspname AS schema, c.relname AS table, t.tgname AS name, t.tgenabled AS enabled
-       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE NOT t.tgisinternal AND t.tgenabled <> 'D' AND n.nspname || '.' || c.relname = ANY($1::text[])
-      ORDER BY 1, 2, 3`,
-    [tables],
-  );
-  return rows;
-}
-
-/** `ALTER TABLE … DISABLE TRIGGER` or the statement that puts the trigger back in its mode. */
-export function triggerStatement(trigger: EnabledTrigger, action: 'disable' | 'restore'): string {
-  const mode = action === 'disable' ? 'DISABLE' : trigger.enabled === 'A' ? 'ENABLE ALWAYS' : trigger.enabled === 'R' ? 'ENABLE REPLICA' : 'ENABLE';
-  return `ALTER TABLE ${qualified(trigger.schema, trigger.table)} ${mode} TRIGGER ${quoteIdent(trigger.name)}`;
-}
-
 /**
  * Moves each ascending sequence owned by a column of `tables` to at least that column's largest
  * value + 1, never backwards: other sessions may already have taken values past the loaded ones.

@@ -3,7 +3,7 @@ import type { DbSession, Queryable } from '../db/driver.js';
 import { driverFor } from '../db/drivers.js';
 import { qualified, quoteIdent } from '../db/sql-names.js';
 import type { TableTransform, Transformer } from '../contracts/transformer.js';
-import { listTables, readSchemaInfo, tableId } from '../db/pg-introspect.js';
+import { listIndexes, listTables, readSchemaInfo, tableId, type IndexInfo } from '../db/pg-introspect.js';
 import { ConfigError, DatabaseError, redactUrl } from '../errors.js';
 import { snapshotPrefix } from '../format/manifest-io.js';
 import { MANIFEST_FILE, type Manifest, type TableEntry } from '../format/manifest-schema.js';
@@ -20,13 +20,13 @@ import {
   connectInto,
   countOrphans,
   countRows,
-  enabledUserTriggers,
   foreignKeysTouching,
-  triggerStatement,
   type ForeignKey,
   type IntoTarget,
 } from './restore-into-live.js';
 import { loadTable } from './restore-load.js';
+import { constraintViolation } from './restore-table.js';
+import { createIndexStatement, dropIndexStatement, enabledUserTriggers, planSetAside, triggerStatement } from './set-aside.js';
 import { checkRestoreRequest, openRestoreSource, planHeader, type CheckedRestore } from './restore-plan.js';
 import type { RestoreOptions, RestorePlan, RestoreReport, RestoreTableResult } from './restore-types.js';
 
@@ -127,6 +127,10 @@ export async function restoreInto(options: RestoreOptions, tuning: { lockTimeout
     throwIfAborted(signal, 'restore');
     await lockTables(client, [...ids], 'ACCESS EXCLUSIVE');
     await lockTables(client, neighbours, 'SHARE ROW EXCLUSIVE');
+    // Loading into bare tables and building their indexes once is faster than maintaining every
+    // index row by row (see set-aside.ts); the end state is the same, comments and all, which are
+    // read before anything is dropped.
+    const setAside = await planSetAside(client, (await listIndexes(client)).filter((i) => ids.has(tableId(i.schema, i.table))), foreignKeys);
     for (const fk of foreignKeys) await client.query(`ALTER TABLE ${qualified(fk.schema, fk.table)} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
     const triggers = await enabledUserTriggers(client, [...ids]);
     for (const trigger of triggers) await client.query(triggerStatement(trigger, 'disable'));
@@ -135,16 +139,24 @@ export async function restoreInto(options: RestoreOptions, tuning: { lockTimeout
     // TRUNCATE is not MVCC-safe: a REPEATABLE READ transaction that began before the commit and
     // had not read these tables yet sees them empty. Accepted for speed; DELETE would bloat them.
     await client.query(`TRUNCATE ONLY ${selected.map((e) => qualified(e.schema, e.name)).join(', ')}`);
+    for (const index of setAside.indexes) await client.query(dropIndexStatement(index));
 
     const tables = await loadAll(from, client, manifest, prefix, selected, transforms, opened.identity);
 
     throwIfAborted(signal, 'restore');
-    await checkReferences(client, foreignKeys, ids);
+    const totalRebuilt = setAside.indexes.length + foreignKeys.length;
     let rebuilt = 0;
+    await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
+    for (const index of setAside.indexes) {
+      await rebuildIndex(client, index, manifest.id);
+      ctx.onProgress?.({ phase: 'index', item: index.name, rows: ++rebuilt, totalRows: totalRebuilt, done: true });
+    }
+    await checkReferences(client, foreignKeys, ids);
     for (const fk of foreignKeys) {
       await readdForeignKey(client, fk, ids);
-      ctx.onProgress?.({ phase: 'index', item: fk.name, rows: ++rebuilt, totalRows: foreignKeys.length, done: true });
+      ctx.onProgress?.({ phase: 'index', item: fk.name, rows: ++rebuilt, totalRows: totalRebuilt, done: true });
     }
+    for (const statement of setAside.restoreProperties) await client.query(statement);
     for (const trigger of triggers) await client.query(triggerStatement(trigger, 'restore'));
     // Sequences are not transactional: moved forward only, a rollback after this point leaves
     // just a gap in the ids.
@@ -158,7 +170,11 @@ export async function restoreInto(options: RestoreOptions, tuning: { lockTimeout
       dryRun: false,
       database: target.database,
       tables,
-      rebuilt: { ...empty, foreignKeys: foreignKeys.length },
+      rebuilt: {
+        indexes: setAside.indexes.filter((i) => !i.constraintType).length,
+        constraints: setAside.indexes.filter((i) => i.constraintType).length,
+        foreignKeys: foreignKeys.length,
+      },
       sequencesReset,
       warnings,
       safetySnapshotId: safety.id,
@@ -268,6 +284,15 @@ async function checkReferences(client: Queryable, foreignKeys: ForeignKey[], sel
     if (rows > 0) broken.push({ fk, rows });
   }
   if (broken.length > 0) throw breaksReferencesError(broken, selected);
+}
+
+/** Builds a set-aside index (or the key it backs) again; rows that break it fail with a sentence naming table and constraint. */
+async function rebuildIndex(client: Queryable, index: IndexInfo, snapshotId: string): Promise<void> {
+  try {
+    await client.query(createIndexStatement(index));
+  } catch (error) {
+    throw constraintViolation(error, tableId(index.schema, index.table), snapshotId, { constraint: index.name }) ?? error;
+  }
 }
 
 async function readdForeignKey(client: Queryable, fk: ForeignKey, selected: ReadonlySet<string>): Promise<void> {

@@ -12,6 +12,7 @@ import { foreignKeyOrder } from '../tables/fk-order.js';
 import { resolveTableNames } from '../tables/table-names.js';
 import { selectionDependencies } from './restore-selection.js';
 import { constraintViolation, loadTable } from './restore-table.js';
+import { createIndexStatement, dropIndexStatement, enabledUserTriggers, planSetAside, triggerStatement } from './set-aside.js';
 import type { RestoreReport, RestoreTableResult } from './restore-types.js';
 
 // restore --into loads its tables the same way.
@@ -202,6 +203,7 @@ export async function loadData(
   const client = await driver.connect(url);
   let indexes: IndexInfo[] = [];
   let fks: ForeignKeyInfo[] = [];
+  let restoreProperties: string[] = [];
   const tables: RestoreTableResult[] = [];
   const transforms = new Map<TableEntry, TableTransform | undefined>();
   try {
@@ -211,19 +213,18 @@ export async function loadData(
       await transformer.prepare(schema);
       schema.tables.forEach((info, i) => transforms.set(plan.load[i]!.entry, transformer.forTable(info)));
     }
-    indexes = (await listIndexes(client)).filter((i) => loadedIds.has(tableId(i.schema, i.table)));
     fks = plan.foreignKeys.filter((fk) => loadedIds.has(tableId(fk.schema, fk.table)) || loadedIds.has(tableId(fk.refSchema, fk.refTable)));
+    const setAside = await planSetAside(client, (await listIndexes(client)).filter((i) => loadedIds.has(tableId(i.schema, i.table))), fks);
+    indexes = setAside.indexes;
+    restoreProperties = setAside.restoreProperties;
 
     await client.query('BEGIN');
     for (const fk of fks) await client.query(`ALTER TABLE ${qualified(fk.schema, fk.table)} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
-    for (const index of indexes) {
-      await client.query(
-        index.constraintType
-          ? `ALTER TABLE ${qualified(index.schema, index.table)} DROP CONSTRAINT ${quoteIdent(index.name)}`
-          : `DROP INDEX ${qualified(index.schema, index.name)}`,
-      );
-    }
-    for (const { entry } of plan.load) await client.query(`ALTER TABLE ${qualified(entry.schema, entry.name)} DISABLE TRIGGER USER`);
+    for (const index of indexes) await client.query(dropIndexStatement(index));
+    // By name, not DISABLE/ENABLE TRIGGER USER: a trigger a migration switched off (or set to
+    // ALWAYS or REPLICA) comes back as it was.
+    const triggers = await enabledUserTriggers(client, [...loadedIds]);
+    for (const trigger of triggers) await client.query(triggerStatement(trigger, 'disable'));
     // The snapshot is the whole content of every table it holds: rows that migrations seeded
     // (reference data) are in it too, and would otherwise collide. Truncating in this
     // transaction also lets COPY write frozen rows.
@@ -251,7 +252,7 @@ export async function loadData(
       overallRows += result.rows;
       tables.push(result);
     }
-    for (const { entry } of plan.load) await client.query(`ALTER TABLE ${qualified(entry.schema, entry.name)} ENABLE TRIGGER USER`);
+    for (const trigger of triggers) await client.query(triggerStatement(trigger, 'restore'));
     await client.query('COMMIT');
   } catch (error) {
     // Not ROLLBACK: it would queue behind a COPY still in progress. The database is dropped anyway.
@@ -263,7 +264,7 @@ export async function loadData(
     await rebuild(ctx, driver, url, client, Math.min(INDEX_CONNECTIONS, driver.maxSessions), manifest.id, indexes.map((i) => ({
       item: i.name,
       table: tableId(i.schema, i.table),
-      sql: i.constraintType ? `ALTER TABLE ${qualified(i.schema, i.table)} ADD CONSTRAINT ${quoteIdent(i.name)} ${i.definition}` : i.definition,
+      sql: createIndexStatement(i),
     })));
     await rebuild(ctx, driver, url, client, 1, manifest.id, fks.map((fk) => ({
       item: fk.name,
@@ -271,6 +272,8 @@ export async function loadData(
       references: tableId(fk.refSchema, fk.refTable),
       sql: `ALTER TABLE ${qualified(fk.schema, fk.table)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition}`,
     })));
+    // Comments, CLUSTER ON and replica identity went with the dropped indexes and keys.
+    for (const statement of restoreProperties) await client.query(statement);
     const sequencesReset = await resetSequences(client, manifest);
     return {
       tables,
