@@ -53,6 +53,8 @@ const PUBLIC_API: Record<string, 'value' | 'type'> = {
   copySnapshot: 'value',
   rekeySnapshots: 'value',
   describeRecipients: 'value',
+  withCapturedSchema: 'value',
+  CapturedSchema: 'type',
   restore: 'value',
   checkRestoreRequest: 'value',
   CheckedRestore: 'type',

@@ -31,6 +31,7 @@ export type {
   CatalogContext,
   CaptureSelection,
 } from './snapshot/snapshot-types.js';
+export { withCapturedSchema, type CapturedSchema } from './snapshot/captured-schema.js';
 export { restore } from './restore/restore-run.js';
 export { checkRestoreRequest, type CheckedRestore } from './restore/restore-plan.js';
 export type { RestoreOptions, RestoreReport, RestorePlan, RestoreTableResult, RestoreTargetKind } from './restore/restore-types.js';

@@ -25,6 +25,7 @@ import { STRATA_VERSION } from '../version.js';
 import { encryptStream } from '../crypto/age-streams.js';
 import { prepareSealer, sealManifest } from './snapshot-encryption.js';
 import { applySelection, unknownScope } from './capture-selection.js';
+import { migrationTableIds } from './captured-schema.js';
 import { removeAbandonedSnapshots } from './snapshot-leftovers.js';
 import { SnapshotLease } from './snapshot-lease.js';
 import type { CaptureSelection, SnapshotOptions, SnapshotResult } from './snapshot-types.js';
@@ -393,20 +394,6 @@ async function readModuleStates(client: Queryable, config: LoadedConfig): Promis
     modules[name] = { tableName, last: applied[applied.length - 1] ?? null, applied };
   }
   return modules;
-}
-
-/** `schema.table` of every module's migrations table and its knex lock table: never captured. */
-async function migrationTableIds(client: Queryable, config: LoadedConfig): Promise<Set<string>> {
-  const names = Object.keys(config.modules).flatMap((m) => {
-    const t = moduleTableName(config, m);
-    return [t, `${t}_lock`];
-  });
-  const { rows } = await client.query<{ schema: string; name: string }>(
-    `SELECT n.nspname AS schema, c.relname AS name FROM unnest($1::text[]) AS t(name)
-       JOIN pg_class c ON c.oid = to_regclass(quote_ident(t.name)) JOIN pg_namespace n ON n.oid = c.relnamespace`,
-    [names],
-  );
-  return new Set(rows.map((r) => tableId(r.schema, r.name)));
 }
 
 /** Current value of every user sequence (sequences are not transactional: read last). */
