@@ -17,3 +17,15 @@ export { TRANSFORMERS, type TransformerSpec, type Uniqueness } from './transform
 export { LOCALES } from './locale-data.js';
 export { PLUGIN_NAME, PLUGIN_VERSION } from './plugin-info.js';
 export { transformerHook } from './hooks/transformer.js';
+export {
+  checkAnonymization,
+  checkFailed,
+  readCheckRules,
+  type CheckReport,
+  type CheckSource,
+  type CoveredTarget,
+  type ManifestTables,
+  type RuleProblem,
+  type UnruledColumn,
+} from './anonymize-check.js';
+export { previewTable, type PreviewResult, type PreviewRow, type PreviewSource } from './anonymize-preview.js';
