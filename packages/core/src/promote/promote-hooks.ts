@@ -81,8 +81,8 @@ async function runSql(file: string, databaseUrl: string, databaseName: string): 
   const driver = driverFor(databaseUrl);
   const client = await driver.connect(databaseUrl);
   try {
-    // One simple-protocol query: the file may hold several statements, run in one transaction,
-    // which knows the database's lasting name (a database name holds no quote: see checkDatabaseName).
+    // One simple-protocol query (the file may hold several statements, run in one transaction),
+    // so the name goes in as a literal, its quotes doubled, not as a parameter.
     const name = databaseName.replaceAll("'", "''");
     await client.query(`BEGIN;\nSELECT set_config('strata.database_name', '${name}', true);\n${sql}\n;COMMIT;`);
   } catch (error) {

@@ -26,7 +26,7 @@ import {
 } from './restore-into-live.js';
 import { loadTable } from './restore-load.js';
 import { constraintViolation } from './restore-table.js';
-import { createIndexStatement, dropIndexStatement, enabledUserTriggers, planSetAside, triggerStatement } from './set-aside.js';
+import { createIndexStatement, dropIndexStatement, enabledUserTriggers, planSetAside, rebuiltCounts, triggerStatement } from './set-aside.js';
 import { checkRestoreRequest, openRestoreSource, planHeader, type CheckedRestore } from './restore-plan.js';
 import type { RestoreOptions, RestorePlan, RestoreReport, RestoreTableResult } from './restore-types.js';
 
@@ -170,11 +170,7 @@ export async function restoreInto(options: RestoreOptions, tuning: { lockTimeout
       dryRun: false,
       database: target.database,
       tables,
-      rebuilt: {
-        indexes: setAside.indexes.filter((i) => !i.constraintType).length,
-        constraints: setAside.indexes.filter((i) => i.constraintType).length,
-        foreignKeys: foreignKeys.length,
-      },
+      rebuilt: rebuiltCounts(setAside.indexes, foreignKeys),
       sequencesReset,
       warnings,
       safetySnapshotId: safety.id,

@@ -12,7 +12,7 @@ import { foreignKeyOrder } from '../tables/fk-order.js';
 import { resolveTableNames } from '../tables/table-names.js';
 import { selectionDependencies } from './restore-selection.js';
 import { constraintViolation, loadTable } from './restore-table.js';
-import { createIndexStatement, dropIndexStatement, enabledUserTriggers, planSetAside, triggerStatement } from './set-aside.js';
+import { createIndexStatement, dropIndexStatement, enabledUserTriggers, planSetAside, rebuiltCounts, triggerStatement } from './set-aside.js';
 import type { RestoreReport, RestoreTableResult } from './restore-types.js';
 
 // restore --into loads its tables the same way.
@@ -278,11 +278,7 @@ export async function loadData(
     return {
       tables,
       skipped: plan.skipped,
-      rebuilt: {
-        indexes: indexes.filter((i) => !i.constraintType).length,
-        constraints: indexes.filter((i) => i.constraintType).length,
-        foreignKeys: fks.length,
-      },
+      rebuilt: rebuiltCounts(indexes, fks),
       sequencesReset,
       cycles: plan.cycles,
     };

@@ -28,8 +28,10 @@ export async function planSetAside(client: Queryable, indexes: IndexInfo[], fore
     SELECT n.nspname AS schema, ic.relname AS name,
            ic.reltablespace <> 0 OR EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = i.indexrelid AND a.attstattarget > 0) AS "keepInPlace",
            array_remove(ARRAY[
-             format('COMMENT ON INDEX %I.%I IS %L', n.nspname, ic.relname, obj_description(i.indexrelid, 'pg_class')),
-             CASE WHEN con.oid IS NOT NULL THEN format('COMMENT ON CONSTRAINT %I ON %I.%I IS %L', con.conname, n.nspname, c.relname, obj_description(con.oid, 'pg_constraint')) END,
+             CASE WHEN obj_description(i.indexrelid, 'pg_class') IS NOT NULL
+                  THEN format('COMMENT ON INDEX %I.%I IS %L', n.nspname, ic.relname, obj_description(i.indexrelid, 'pg_class')) END,
+             CASE WHEN obj_description(con.oid, 'pg_constraint') IS NOT NULL
+                  THEN format('COMMENT ON CONSTRAINT %I ON %I.%I IS %L', con.conname, n.nspname, c.relname, obj_description(con.oid, 'pg_constraint')) END,
              CASE WHEN i.indisclustered THEN format('ALTER TABLE %I.%I CLUSTER ON %I', n.nspname, c.relname, ic.relname) END,
              CASE WHEN i.indisreplident THEN format('ALTER TABLE %I.%I REPLICA IDENTITY USING INDEX %I', n.nspname, c.relname, ic.relname) END
            ], NULL) AS statements
@@ -40,7 +42,7 @@ export async function planSetAside(client: Queryable, indexes: IndexInfo[], fore
      WHERE n.nspname || '.' || ic.relname = ANY($1::text[])`,
     [indexes.map((i) => tableId(i.schema, i.name))],
   );
-  // format() with a NULL comment gives NULL for the whole statement: array_remove drops it.
+  // Each CASE without a match is NULL, which array_remove drops (format's %L would print NULL as a word).
   const byId = new Map(indexRows.map((r) => [tableId(r.schema, r.name), r]));
   const kept = indexes.filter((i) => byId.get(tableId(i.schema, i.name))?.keepInPlace !== true);
   const { rows: keyRows } = await client.query<{ statement: string }>(`
@@ -55,6 +57,12 @@ export async function planSetAside(client: Queryable, indexes: IndexInfo[], fore
     indexes: kept,
     restoreProperties: [...kept.flatMap((i) => byId.get(tableId(i.schema, i.name))?.statements ?? []), ...keyRows.map((r) => r.statement)],
   };
+}
+
+/** What a load rebuilt, as `RestoreReport['rebuilt']` counts it. */
+export function rebuiltCounts(indexes: IndexInfo[], foreignKeys: unknown[]): { indexes: number; constraints: number; foreignKeys: number } {
+  const constraints = indexes.filter((i) => i.constraintType).length;
+  return { indexes: indexes.length - constraints, constraints, foreignKeys: foreignKeys.length };
 }
 
 /** The statement that drops an index, or the constraint it backs. */
